@@ -1,0 +1,251 @@
+//! Alerts: what operators see. Built from one valid event and serialised to
+//! JSON here, in the core, so the hot path never builds Python objects for
+//! them. `docs/alerts.md` describes the fields.
+
+use crate::event::{ButtonPress, Location, PlateRead};
+use crate::timestamp::format_rfc3339_utc;
+use crate::watchlist::Entry;
+use serde::Serialize;
+
+/// Version of the alert JSON layout; bump on incompatible changes.
+pub const ALERT_SCHEMA_VERSION: u32 = 1;
+
+/// What an alert is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum AlertKind {
+    /// A plate read matched a watchlist entry.
+    PlateHit,
+    /// An alarm button was pressed.
+    ButtonPress,
+}
+
+impl AlertKind {
+    pub const ALL: [AlertKind; 2] = [AlertKind::PlateHit, AlertKind::ButtonPress];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            AlertKind::PlateHit => "plate_hit",
+            AlertKind::ButtonPress => "button_press",
+        }
+    }
+}
+
+/// One alert, with the fields routing needs and its full JSON.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Alert {
+    /// Deterministic: the same event and entry always give the same id, so a
+    /// replay after a restart can be recognised downstream.
+    pub alert_id: String,
+    pub kind: AlertKind,
+    /// 1 = most urgent .. 4.
+    pub priority: u8,
+    pub event_time_ms: i64,
+    /// Groups alerts about the same thing (the de-dup issue builds on it).
+    pub incident_key: String,
+    pub json: Vec<u8>,
+}
+
+#[derive(Serialize)]
+struct AlertDoc<'a, D: Serialize> {
+    schema_version: u32,
+    alert_id: &'a str,
+    kind: &'static str,
+    priority: u8,
+    reasons: Vec<String>,
+    event_time: String,
+    emitted_at: String,
+    location: Option<LocationDoc>,
+    events: [&'a str; 1],
+    incident_key: &'a str,
+    details: D,
+}
+
+#[derive(Serialize)]
+struct LocationDoc {
+    lat: f64,
+    lon: f64,
+}
+
+fn location_doc(l: Option<Location>) -> Option<LocationDoc> {
+    l.map(|l| LocationDoc {
+        lat: l.lat,
+        lon: l.lon,
+    })
+}
+
+#[derive(Serialize)]
+struct MatchDoc {
+    kind: &'static str,
+    score: f64,
+}
+
+#[derive(Serialize)]
+struct VehicleDoc<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    class: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    make: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    color: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct HitDetails<'a> {
+    entry_id: &'a str,
+    list: &'a str,
+    listed_plate: &'a str,
+    read_plate: &'a str,
+    normalized_plate: &'a str,
+    #[serde(rename = "match")]
+    match_: MatchDoc,
+    camera_id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    confidence: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    heading_deg: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    vehicle: Option<VehicleDoc<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    image_ref: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct ButtonDetails<'a> {
+    device_id: &'a str,
+    device_kind: &'static str,
+    action: &'static str,
+}
+
+/// FNV-1a over the parts, with a separator so ("ab","c") != ("a","bc").
+fn stable_id(prefix: &str, parts: &[&str]) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for part in parts {
+        for &b in part.as_bytes().iter().chain(std::iter::once(&0xff)) {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    format!("{prefix}-{h:016x}")
+}
+
+fn to_json<D: Serialize>(doc: &AlertDoc<'_, D>) -> Vec<u8> {
+    serde_json::to_vec(doc).expect("alert documents always serialise")
+}
+
+/// A plate read that matched `entry` exactly.
+pub fn plate_hit(
+    event_id: &str,
+    ts_ms: i64,
+    now_ms: i64,
+    read: &PlateRead<'_>,
+    entry: &Entry,
+    list: &str,
+    priority: u8,
+) -> Alert {
+    let plate = entry.plate.as_str();
+    let alert_id = stable_id("hit", &[event_id, &read.camera_id, &entry.entry_id]);
+    let incident_key = format!("plate_hit:{}:{plate}", entry.entry_id);
+    let reasons = vec![
+        format!("plate {plate} is on list {list} (entry {})", entry.entry_id),
+        format!("read as {:?} by camera {}: exact match", read.plate_raw, read.camera_id),
+        match entry.priority {
+            Some(p) => format!("entry {} is set to P{p}", entry.entry_id),
+            None => format!("hits on list {list} page at P{priority}"),
+        },
+    ];
+    let details = HitDetails {
+        entry_id: &entry.entry_id,
+        list,
+        listed_plate: plate,
+        read_plate: &read.plate_raw,
+        normalized_plate: read.plate.as_str(),
+        match_: MatchDoc {
+            kind: "exact",
+            score: 1.0,
+        },
+        camera_id: &read.camera_id,
+        confidence: read.confidence,
+        heading_deg: read.heading_deg,
+        vehicle: read.vehicle.as_ref().map(|v| VehicleDoc {
+            class: v.class.as_deref(),
+            make: v.make.as_deref(),
+            color: v.color.as_deref(),
+        }),
+        image_ref: read.image_ref.as_deref(),
+    };
+    let json = to_json(&AlertDoc {
+        schema_version: ALERT_SCHEMA_VERSION,
+        alert_id: &alert_id,
+        kind: AlertKind::PlateHit.as_str(),
+        priority,
+        reasons,
+        event_time: format_rfc3339_utc(ts_ms),
+        emitted_at: format_rfc3339_utc(now_ms),
+        location: location_doc(read.location),
+        events: [event_id],
+        incident_key: &incident_key,
+        details,
+    });
+    Alert {
+        alert_id,
+        kind: AlertKind::PlateHit,
+        priority,
+        event_time_ms: ts_ms,
+        incident_key,
+        json,
+    }
+}
+
+/// A button press.
+pub fn button_press(
+    event_id: &str,
+    ts_ms: i64,
+    now_ms: i64,
+    press: &ButtonPress<'_>,
+    priority: u8,
+) -> Alert {
+    let kind = press.device_kind.as_str();
+    let alert_id = stable_id("btn", &[event_id, &press.device_id]);
+    let incident_key = format!("button:{}", press.device_id);
+    let reasons = vec![
+        format!("{kind} button {} was pressed", press.device_id),
+        format!("{kind} buttons page at P{priority}"),
+    ];
+    let json = to_json(&AlertDoc {
+        schema_version: ALERT_SCHEMA_VERSION,
+        alert_id: &alert_id,
+        kind: AlertKind::ButtonPress.as_str(),
+        priority,
+        reasons,
+        event_time: format_rfc3339_utc(ts_ms),
+        emitted_at: format_rfc3339_utc(now_ms),
+        location: location_doc(press.location),
+        events: [event_id],
+        incident_key: &incident_key,
+        details: ButtonDetails {
+            device_id: &press.device_id,
+            device_kind: kind,
+            action: press.action.as_str(),
+        },
+    });
+    Alert {
+        alert_id,
+        kind: AlertKind::ButtonPress,
+        priority,
+        event_time_ms: ts_ms,
+        incident_key,
+        json,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stable_ids_separate_parts() {
+        assert_ne!(stable_id("x", &["ab", "c"]), stable_id("x", &["a", "bc"]));
+        assert_eq!(stable_id("x", &["a"]), stable_id("x", &["a"]));
+        assert_eq!(stable_id("x", &["a"]).len(), 18);
+    }
+}

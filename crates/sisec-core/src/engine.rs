@@ -1,0 +1,180 @@
+//! The engine: a batch of raw events in, alerts and rejects out.
+//!
+//! `process` takes `&self`: the engine holds only read-only configuration and
+//! watchlist, so several worker threads can share one engine without locks.
+//! Every input is either accepted (counted by source) or rejected (with its
+//! index), so `accepted + rejected == n_in` holds for every batch.
+
+use crate::alert::{self, Alert};
+use crate::config::EngineConfig;
+use crate::event::{parse_event, Body, ButtonAction, EventType};
+use crate::reject::Reject;
+use crate::watchlist::Watchlist;
+use std::sync::Arc;
+
+/// A rejected input, by position in its batch.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RejectRecord {
+    pub index: u32,
+    pub reject: Reject,
+    pub event_id: Option<String>,
+    pub source: Option<EventType>,
+}
+
+/// What one batch produced.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct BatchOutput {
+    pub n_in: usize,
+    /// Accepted events per [`EventType::index`].
+    pub accepted_by_source: [u64; 3],
+    pub alerts: Vec<Alert>,
+    pub rejects: Vec<RejectRecord>,
+}
+
+impl BatchOutput {
+    pub fn accepted(&self) -> u64 {
+        self.accepted_by_source.iter().sum()
+    }
+}
+
+/// Parses, validates and matches events.
+#[derive(Clone, Debug, Default)]
+pub struct Engine {
+    config: EngineConfig,
+    watchlist: Arc<Watchlist>,
+}
+
+impl Engine {
+    pub fn new(config: EngineConfig, watchlist: Arc<Watchlist>) -> Self {
+        Engine { config, watchlist }
+    }
+
+    pub fn config(&self) -> &EngineConfig {
+        &self.config
+    }
+
+    pub fn watchlist(&self) -> &Watchlist {
+        &self.watchlist
+    }
+
+    /// Process one batch; `now_ms` stamps `emitted_at` on alerts.
+    pub fn process(&self, batch: &[&[u8]], now_ms: i64) -> BatchOutput {
+        let mut out = BatchOutput {
+            n_in: batch.len(),
+            ..BatchOutput::default()
+        };
+        for (index, bytes) in batch.iter().enumerate() {
+            match parse_event(bytes, self.config.max_event_bytes) {
+                Ok(event) => {
+                    out.accepted_by_source[event.event_type().index()] += 1;
+                    match &event.body {
+                        Body::PlateRead(read) => {
+                            for entry in self.watchlist.exact(&read.plate) {
+                                let list = self.watchlist.list_name(entry.list);
+                                let priority = entry
+                                    .priority
+                                    .unwrap_or_else(|| self.config.list_priority(list));
+                                out.alerts.push(alert::plate_hit(
+                                    &event.event_id,
+                                    event.ts_ms,
+                                    now_ms,
+                                    read,
+                                    entry,
+                                    list,
+                                    priority,
+                                ));
+                            }
+                        }
+                        Body::ButtonPress(press) if press.action == ButtonAction::Press => {
+                            let priority = self.config.button_priority(press.device_kind);
+                            out.alerts.push(alert::button_press(
+                                &event.event_id,
+                                event.ts_ms,
+                                now_ms,
+                                press,
+                                priority,
+                            ));
+                        }
+                        Body::ButtonPress(_) | Body::Call(_) => {}
+                    }
+                }
+                Err(rejected) => out.rejects.push(RejectRecord {
+                    index: index as u32,
+                    reject: rejected.reject,
+                    event_id: rejected.event_id,
+                    source: rejected.source,
+                }),
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::reject::Reason;
+
+    fn engine() -> Engine {
+        let wl = Watchlist::from_csv(
+            b"entry_id,plate,list,priority\nSV-1,ABC123,stolen_vehicle,\nAA-1,ABC123,amber_alert,\n",
+            "w.csv",
+        )
+        .unwrap();
+        Engine::new(EngineConfig::default(), Arc::new(wl))
+    }
+
+    const READ: &[u8] = br#"{"type":"plate_read","event_id":"r1","ts":1795435200000,"camera_id":"C1","plate":"abc 123","lat":6.2,"lon":-75.5}"#;
+    const MISS: &[u8] =
+        br#"{"type":"plate_read","event_id":"r2","ts":1795435200000,"camera_id":"C1","plate":"XYZ999"}"#;
+    const PRESS: &[u8] = br#"{"type":"button_press","event_id":"b1","ts":"2026-11-23T07:00:00-05:00","device_id":"D1","device_kind":"panic","action":"press"}"#;
+    const HEARTBEAT: &[u8] = br#"{"type":"button_press","event_id":"b2","ts":0,"device_id":"D1","device_kind":"panic","action":"heartbeat"}"#;
+
+    #[test]
+    fn mixed_batch_balances_and_alerts() {
+        let batch: Vec<&[u8]> = vec![READ, b"{bad", MISS, PRESS, HEARTBEAT, b"[]"];
+        let out = engine().process(&batch, 1_795_435_201_000);
+        assert_eq!(out.n_in, 6);
+        assert_eq!(out.accepted(), 4);
+        assert_eq!(out.accepted() as usize + out.rejects.len(), out.n_in);
+        assert_eq!(out.accepted_by_source, [2, 2, 0]);
+        let idx: Vec<_> = out.rejects.iter().map(|r| (r.index, r.reject.reason)).collect();
+        assert_eq!(idx, [(1, Reason::InvalidJson), (5, Reason::NotObject)]);
+        let mut alerts: Vec<_> = out.alerts.iter().map(|a| (a.kind.as_str(), a.priority)).collect();
+        alerts.sort();
+        assert_eq!(alerts, [("button_press", 1), ("plate_hit", 1), ("plate_hit", 2)]);
+    }
+
+    #[test]
+    fn alert_json_carries_the_contract_fields() {
+        let out = engine().process(&[READ], 1_795_435_201_000);
+        let v: serde_json::Value = serde_json::from_slice(&out.alerts[0].json).unwrap();
+        for key in [
+            "alert_id",
+            "kind",
+            "priority",
+            "reasons",
+            "event_time",
+            "emitted_at",
+            "location",
+            "events",
+            "details",
+        ] {
+            assert!(v.get(key).is_some(), "missing {key} in {v}");
+        }
+        assert_eq!(v["events"][0], "r1");
+        assert_eq!(v["details"]["read_plate"], "abc 123");
+        assert_eq!(v["details"]["listed_plate"], "ABC123");
+        assert_eq!(v["details"]["match"]["kind"], "exact");
+        assert_eq!(v["event_time"], "2026-11-23T12:00:00.000Z");
+        assert_eq!(v["emitted_at"], "2026-11-23T12:00:01.000Z");
+    }
+
+    #[test]
+    fn alert_ids_are_deterministic() {
+        let a = engine().process(&[READ], 1);
+        let b = engine().process(&[READ], 2);
+        let ids = |o: &BatchOutput| o.alerts.iter().map(|a| a.alert_id.clone()).collect::<Vec<_>>();
+        assert_eq!(ids(&a), ids(&b));
+    }
+}

@@ -1,0 +1,27 @@
+//! sisec-core: the pure-Rust heart of sisec-stream.
+//!
+//! Raw event bytes in, validated events, alerts and rejects out. This crate knows
+//! nothing of Python and does no I/O (files arrive as byte slices, time arrives as
+//! an argument), so it can be tested, fuzzed and benchmarked on its own.
+//!
+//! Modules mirror the public Python package: `event` (the contract), `watchlist`,
+//! `alert`, `engine`; `plate`, `timestamp`, `json` and `reject` are the pieces they
+//! share.
+
+pub mod alert;
+pub mod config;
+pub mod engine;
+pub mod event;
+pub mod json;
+pub mod plate;
+pub mod reject;
+pub mod timestamp;
+pub mod watchlist;
+
+pub use alert::{Alert, AlertKind};
+pub use config::{ConfigError, EngineConfig};
+pub use engine::{BatchOutput, Engine, RejectRecord};
+pub use event::{parse_event, EventType};
+pub use plate::Plate;
+pub use reject::{Reason, Reject};
+pub use watchlist::{Watchlist, WatchlistError};

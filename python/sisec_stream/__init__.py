@@ -1,0 +1,36 @@
+"""sisec-stream: real-time alerting for integrated security and emergency centres.
+
+Plate reads, alarm buttons and emergency calls in; prioritized, explainable
+alerts and reasoned rejects out. The hot path (parsing, validation, matching)
+runs in Rust (``sisec_stream._core``, private); this package is the public API.
+"""
+
+from sisec_stream.engine import (
+    ALERT_KINDS,
+    EVENT_TYPES,
+    REJECT_REASONS,
+    Alert,
+    BatchResult,
+    Engine,
+    EngineConfig,
+    Reject,
+)
+from sisec_stream.errors import ConfigError, SisecError, WatchlistError
+from sisec_stream.watchlist import Watchlist
+
+__all__ = [
+    "ALERT_KINDS",
+    "EVENT_TYPES",
+    "REJECT_REASONS",
+    "Alert",
+    "BatchResult",
+    "ConfigError",
+    "Engine",
+    "EngineConfig",
+    "Reject",
+    "SisecError",
+    "Watchlist",
+    "WatchlistError",
+]
+
+__version__ = "0.1.0"

@@ -1,0 +1,184 @@
+"""The engine: batches of raw event bytes in, alerts and rejects out."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from sisec_stream import _core
+from sisec_stream.watchlist import Watchlist
+
+__all__ = [
+    "ALERT_KINDS",
+    "EVENT_TYPES",
+    "REJECT_REASONS",
+    "Alert",
+    "BatchResult",
+    "Engine",
+    "EngineConfig",
+    "Reject",
+]
+
+#: Stable reject reason codes, in the order the parser checks for them.
+REJECT_REASONS: tuple[str, ...] = tuple(_core.REJECT_REASONS)
+#: Event types of the contract (docs/events.md).
+EVENT_TYPES: tuple[str, ...] = tuple(_core.EVENT_TYPES)
+#: Alert kinds the engine emits.
+ALERT_KINDS: tuple[str, ...] = tuple(_core.ALERT_KINDS)
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """Engine settings; every field has a default.
+
+    Attributes:
+        max_event_bytes: Larger events are rejected as ``too_large``.
+        default_list_priority: Priority of hits on lists not in ``list_priorities``.
+        list_priorities: Priority (1 = most urgent .. 4) of a hit per watchlist list.
+        button_priorities: Priority of a press per device kind.
+    """
+
+    max_event_bytes: int = 65_536
+    default_list_priority: int = 3
+    list_priorities: Mapping[str, int] = field(
+        default_factory=lambda: {
+            "amber_alert": 1,
+            "stolen_vehicle": 2,
+            "wanted": 2,
+            "stolen_plate": 3,
+        }
+    )
+    button_priorities: Mapping[str, int] = field(
+        default_factory=lambda: {
+            "panic": 1,
+            "school_link": 1,
+            "community_alarm": 2,
+            "business_aid": 2,
+        }
+    )
+
+    def to_json(self) -> str:
+        """The JSON form the Rust core reads."""
+        d = asdict(self)
+        d["list_priorities"] = dict(self.list_priorities)
+        d["button_priorities"] = dict(self.button_priorities)
+        return json.dumps(d)
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """One alert for operators.
+
+    ``json`` is the full alert document (see docs/alerts.md); the other attributes
+    are the fields routing and sorting need, without parsing it.
+    """
+
+    alert_id: str
+    kind: str
+    priority: int
+    event_time_ms: int
+    incident_key: str
+    json: bytes
+
+    def to_dict(self) -> dict[str, Any]:
+        """The alert document as a JSON-serializable dict."""
+        doc: dict[str, Any] = json.loads(self.json)
+        return doc
+
+
+@dataclass(frozen=True, slots=True)
+class Reject:
+    """One rejected event, for the dead-letter topic.
+
+    Attributes:
+        index: Position of the event in its batch.
+        reason: Stable reason code (one of :data:`REJECT_REASONS`).
+        field: The field concerned (``plate``, ``vehicle.make``, ``candidates[2].plate``),
+            or None when the problem is the whole event.
+        detail: What is wrong, for humans.
+        raw: The event bytes exactly as received.
+        event_id: The event's id when it could be read.
+        source: The event type when it could be read.
+    """
+
+    index: int
+    reason: str
+    field: str | None
+    detail: str
+    raw: bytes
+    event_id: str | None
+    source: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class BatchResult:
+    """What one batch produced. ``accepted + rejected == n_in`` always."""
+
+    n_in: int
+    accepted_by_source: dict[str, int]
+    alerts: list[Alert]
+    rejects: list[Reject]
+
+    @property
+    def accepted(self) -> int:
+        """Events that passed validation."""
+        return sum(self.accepted_by_source.values())
+
+    @property
+    def rejected(self) -> int:
+        """Events turned into rejects."""
+        return len(self.rejects)
+
+    def rejects_by_reason(self) -> Counter[str]:
+        """Reject counts per reason code."""
+        return Counter(r.reason for r in self.rejects)
+
+
+class Engine:
+    """Parses, validates and matches batches of raw events in Rust.
+
+    ``Engine()`` works with the default configuration and an empty watchlist.
+    The engine is read-only once built, so worker threads may share one:
+    :meth:`process` releases the GIL while the core runs.
+    """
+
+    __slots__ = ("_inner", "config", "watchlist")
+
+    def __init__(
+        self, config: EngineConfig | None = None, watchlist: Watchlist | None = None
+    ) -> None:
+        """Build an engine.
+
+        Raises:
+            ConfigError: a configuration value is invalid (the message names the key).
+        """
+        self.config = config if config is not None else EngineConfig()
+        self.watchlist = watchlist if watchlist is not None else Watchlist()
+        self._inner = _core.Engine(self.config.to_json(), self.watchlist._inner)
+
+    def process(self, events: Sequence[bytes], now_ms: int | None = None) -> BatchResult:
+        """Process one batch of raw events (each one JSON event as ``bytes``).
+
+        Never raises on bad data: every malformed event becomes a :class:`Reject`.
+        ``now_ms`` (epoch milliseconds) stamps ``emitted_at``; default: the clock.
+
+        Raises:
+            TypeError: an item is not ``bytes`` (a programming error, not bad data).
+        """
+        batch = events if isinstance(events, list) else list(events)
+        n_in, (n_plate, n_button, n_call), alerts, rejects = self._inner.process(batch, now_ms)
+        return BatchResult(
+            n_in=n_in,
+            accepted_by_source={"plate_read": n_plate, "button_press": n_button, "call": n_call},
+            alerts=[Alert(*a) for a in alerts],
+            rejects=[
+                Reject(index, reason, fld, detail, batch[index], event_id, source)
+                for index, reason, fld, detail, event_id, source in rejects
+            ],
+        )
+
+    def __repr__(self) -> str:
+        return f"Engine(watchlist={len(self.watchlist)} entries)"

@@ -1,0 +1,45 @@
+"""The one exception tree of sisec-stream.
+
+Bad *data* in a stream is never an exception: it becomes a reject with a reason
+code. Exceptions are for bad configuration and files, and they say what to do.
+The Rust extension raises these classes; they are declared here so that they can
+subclass what users already catch (`ValueError`).
+"""
+
+from __future__ import annotations
+
+__all__ = ["ConfigError", "SisecError", "WatchlistError"]
+
+
+class SisecError(Exception):
+    """Root of every error raised by sisec-stream."""
+
+
+class ConfigError(SisecError, ValueError):
+    """Invalid configuration: names the key and the fix.
+
+    Attributes:
+        key: The offending configuration key (dotted), or "" when not about one key.
+    """
+
+    def __init__(self, message: str, key: str = "") -> None:
+        super().__init__(message)
+        self.key = key
+
+
+class WatchlistError(ConfigError):
+    """A watchlist file that cannot be loaded: names the file, line and fix.
+
+    Attributes:
+        source: The file (or source) name.
+        line: 1-based line of the problem, or None when it concerns the whole file.
+        reason: The problem without the location prefix.
+    """
+
+    def __init__(
+        self, message: str, source: str = "", line: int | None = None, reason: str = ""
+    ) -> None:
+        super().__init__(message, key="watchlist")
+        self.source = source
+        self.line = line
+        self.reason = reason or message
