@@ -1,0 +1,59 @@
+"""Bytewax entry point of the alerts flow (wiring only).
+
+    python -m bytewax.run dataflows/alerts.py            # 1 worker
+    python -m bytewax.run dataflows/alerts.py -w 2       # 2 worker threads
+    python -m bytewax.run dataflows/alerts.py -i0 -a host0:2101;host1:2101   # processes
+
+The flow itself is defined once in :func:`sisec_stream.flow.build_alerts_flow` so
+that the installed package (``sisec-stream demo``) runs the very same flow. This
+module chooses its source and sinks from the environment:
+
+- ``SISEC_WATCHLIST``: watchlist CSV (default: the scenario's own list);
+- ``SISEC_OUT``: folder for ``alerts.jsonl`` and ``rejects.jsonl`` (default ``out``);
+- ``SISEC_SCENARIO_SEED`` / ``SISEC_SCENARIO_DURATION_S``: the simulated city played
+  flat out as the source (Kafka topics replace it in deployments).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from pathlib import Path
+
+from sisec_stream import Alert, Engine, Reject, Watchlist
+from sisec_stream.flow import build_alerts_flow
+from sisec_stream.generator import Scenario, ScenarioConfig
+from sisec_stream.sinks import JsonLinesSink, alert_line, reject_line
+from sisec_stream.sources import ScenarioSource
+
+_scenario = Scenario(
+    ScenarioConfig(
+        seed=int(os.environ.get("SISEC_SCENARIO_SEED", "7")),
+        duration_s=int(os.environ.get("SISEC_SCENARIO_DURATION_S", "600")),
+    )
+)
+
+
+def _watchlist() -> Watchlist:
+    path = os.environ.get("SISEC_WATCHLIST")
+    if path:
+        return Watchlist.from_csv(path)
+    rows = _scenario.watchlist_rows()
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    return Watchlist.from_csv_bytes(buf.getvalue().encode(), source="<scenario watchlist>")
+
+
+_out = Path(os.environ.get("SISEC_OUT", "out"))
+_alerts: JsonLinesSink[Alert] = JsonLinesSink(_out / "alerts.jsonl", alert_line)
+_rejects: JsonLinesSink[Reject] = JsonLinesSink(_out / "rejects.jsonl", reject_line)
+
+flow = build_alerts_flow(
+    ScenarioSource(_scenario, speed=None),
+    Engine(watchlist=_watchlist()),
+    _alerts,
+    _rejects,
+)

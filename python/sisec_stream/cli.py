@@ -1,0 +1,137 @@
+"""The ``sisec-stream`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from sisec_stream import __version__
+
+__all__ = ["main", "parse_duration"]
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*$")
+_UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(text: str) -> int:
+    """``90``, ``90s``, ``30m``, ``1h``, ``7d`` -> seconds (argparse type)."""
+    m = _DURATION.match(text)
+    if not m:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a duration; write e.g. 90s, 30m, 1h or 7d"
+        )
+    seconds = int(float(m.group(1)) * _UNIT_S[m.group(2) or "s"])
+    if seconds <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: a duration must be positive")
+    return seconds
+
+
+def _positive_float(text: str) -> float:
+    try:
+        x = float(text)
+    except ValueError:
+        x = -1.0
+    if x <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be a positive number")
+    return x
+
+
+def _add_demo(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "demo",
+        help="run the alerts flow on a simulated city (no Kafka needed)",
+        description="Plays a seeded simulated city through the alerts dataflow: alerts "
+        "print live, most urgent first, and go to OUT/alerts.jsonl; rejects to "
+        "OUT/rejects.jsonl; Prometheus metrics are served on 127.0.0.1.",
+    )
+    p.add_argument("--city", default="medellin", help="city preset (default: medellin)")
+    p.add_argument("--seed", type=int, default=7, help="scenario seed (default: 7)")
+    p.add_argument(
+        "--duration", type=parse_duration, default=3600,
+        help="simulated time to play, e.g. 30m, 1h (default: 1h)",
+    )
+    p.add_argument(
+        "--speed", type=_positive_float, default=120.0,
+        help="simulated seconds per second (default: 120, an hour in 30 s)",
+    )
+    p.add_argument("--fast", action="store_true", help="no pacing: as fast as the flow goes")
+    p.add_argument("--workers", "-w", type=int, default=1, help="Bytewax worker threads")
+    p.add_argument("--out", type=Path, default=Path("demo-out"), help="output folder")
+    p.add_argument(
+        "--metrics-port", type=int, default=9464, help="metrics port on 127.0.0.1 (0: any free)"
+    )
+    p.add_argument("--quiet", action="store_true", help="do not print each alert")
+    p.add_argument("--no-color", action="store_true", help="no colours")
+    p.add_argument(
+        "--malformed-share", type=float, default=0.001,
+        help="share of deliberately malformed events, to show rejects (default: 0.001)",
+    )
+
+
+def _run_demo(args: argparse.Namespace) -> int:
+    from sisec_stream.demo import DemoOptions, run_demo
+    from sisec_stream.generator import ScenarioConfig
+
+    if args.workers < 1:
+        print("sisec-stream demo: --workers must be at least 1", file=sys.stderr)
+        return 2
+    try:
+        scenario = ScenarioConfig(
+            seed=args.seed,
+            city=args.city,
+            duration_s=args.duration,
+            malformed_share=args.malformed_share,
+        )
+    except ValueError as e:
+        print(f"sisec-stream demo: {e}", file=sys.stderr)
+        return 2
+    options = DemoOptions(
+        scenario=scenario,
+        speed=None if args.fast else args.speed,
+        workers=args.workers,
+        out_dir=args.out,
+        metrics_port=args.metrics_port,
+        print_alerts=not args.quiet,
+        colour=False if args.no_color else None,
+    )
+    run_demo(options)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``sisec-stream``."""
+    from sisec_stream.generator import add_generate_arguments
+
+    parser = argparse.ArgumentParser(
+        prog="sisec-stream",
+        description="Real-time alerting for integrated security and emergency centres.",
+    )
+    parser.add_argument("--version", action="version", version=f"sisec-stream {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_demo(sub)
+    gen = sub.add_parser(
+        "generate",
+        help="write a seeded simulated city (events, watchlist, registries, truth) to a folder",
+    )
+    add_generate_arguments(gen)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``sisec-stream`` command."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "demo":
+        return _run_demo(args)
+    if args.command == "generate":
+        from sisec_stream.generator import run_generate
+
+        return run_generate(args)
+    parser.error(f"unknown command {args.command}")  # argparse exits
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,205 @@
+"""The embedded demo: the alerts flow on a simulated city, no Kafka needed.
+
+Plays a seeded scenario through the same dataflow a deployment runs, prints
+alerts live (most urgent first), writes them to JSON lines, serves Prometheus
+metrics over HTTP and ends with a summary.
+"""
+
+from __future__ import annotations
+
+import csv
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from bytewax.testing import cluster_main, run_main
+
+from sisec_stream.engine import Alert, Engine, Reject
+from sisec_stream.flow import build_alerts_flow
+from sisec_stream.generator import Scenario, ScenarioConfig
+from sisec_stream.metrics import EngineMetrics, MetricsServer
+from sisec_stream.sinks import AlertPrinter, JsonLinesSink, alert_line, reject_line
+from sisec_stream.sources import ScenarioSource
+from sisec_stream.watchlist import Watchlist
+
+__all__ = ["DemoOptions", "DemoSummary", "run_demo"]
+
+
+@dataclass(frozen=True)
+class DemoOptions:
+    """What the demo plays and how.
+
+    Attributes:
+        scenario: The simulated city (defaults: Medellín, one hour).
+        speed: Simulated seconds per second (120: an hour in 30 s); None: flat out.
+        workers: Bytewax worker threads.
+        out_dir: Where watchlist.csv, alerts.jsonl and rejects.jsonl go.
+        metrics_port: Port for /metrics on 127.0.0.1 (0: any free port).
+        print_alerts: Print each alert as it comes.
+        colour: Colour by priority (None: when stdout is a terminal).
+    """
+
+    scenario: ScenarioConfig = field(
+        default_factory=lambda: ScenarioConfig(malformed_share=0.001)
+    )
+    speed: float | None = 120.0
+    workers: int = 1
+    out_dir: Path = Path("demo-out")
+    metrics_port: int = 9464
+    print_alerts: bool = True
+    colour: bool | None = None
+    batch_size: int = 2000
+
+
+@dataclass
+class DemoSummary:
+    """Counts at the end of a demo run."""
+
+    seconds: float
+    events_in: dict[str, int]
+    accepted: int
+    rejected: int
+    rejects_by_reason: dict[str, int]
+    alerts_by_kind: dict[str, int]
+    alerts_by_priority: dict[int, int]
+    alerts_written: int
+    rejects_written: int
+    metrics_url: str
+    out_dir: Path
+
+    @property
+    def n_in(self) -> int:
+        """All events that entered the flow."""
+        return sum(self.events_in.values())
+
+    def render(self) -> str:
+        """The summary as printed at the end of the demo."""
+        rate = self.n_in / self.seconds if self.seconds > 0 else 0.0
+        lines = [
+            "",
+            "── sisec-stream demo summary " + "─" * 40,
+            f"events in     {self.n_in:>10,}  ({rate:,.0f}/s over {self.seconds:.1f} s)",
+        ]
+        lines += [f"  {src:<12}{n:>10,}" for src, n in self.events_in.items()]
+        lines.append(f"accepted      {self.accepted:>10,}")
+        lines.append(f"rejected      {self.rejected:>10,}")
+        lines += [f"  {r:<12}{n:>10,}" for r, n in sorted(self.rejects_by_reason.items())]
+        total_alerts = sum(self.alerts_by_kind.values())
+        lines.append(f"alerts        {total_alerts:>10,}")
+        lines += [f"  {k:<12}{n:>10,}" for k, n in sorted(self.alerts_by_kind.items())]
+        lines.append(
+            "  by priority "
+            + "  ".join(f"P{p}: {n:,}" for p, n in sorted(self.alerts_by_priority.items()))
+        )
+        lines.append(f"alerts file   {self.out_dir / 'alerts.jsonl'}")
+        lines.append(f"rejects file  {self.out_dir / 'rejects.jsonl'}")
+        lines.append(f"metrics       {self.metrics_url} (while the demo ran)")
+        return "\n".join(lines)
+
+
+def _write_csv(path: Path, rows: list[dict[str, str]]) -> None:
+    with path.open("w", newline="") as f:
+        if not rows:
+            return
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+
+
+def _serve_metrics(metrics: EngineMetrics, port: int, log: IO[str]) -> MetricsServer:
+    try:
+        return metrics.serve(port)
+    except OSError as e:
+        if port == 0:
+            raise
+        print(f"metrics port {port} is busy ({e.strerror}); serving on a free port", file=log)
+        return metrics.serve(0)
+
+
+def _summary(metrics: EngineMetrics, seconds: float, **files: Any) -> DemoSummary:
+    events_in: dict[str, int] = {}
+    accepted = rejected = 0
+    for source in ("plate_read", "button_press", "call", "unknown"):
+        a = int(metrics.value("sisec_events_total", {"source": source, "outcome": "accepted"}))
+        r = int(metrics.value("sisec_events_total", {"source": source, "outcome": "rejected"}))
+        accepted, rejected = accepted + a, rejected + r
+        if a + r:
+            events_in[source] = a + r
+    rejects_by_reason: dict[str, int] = {}
+    alerts_by_kind: dict[str, int] = {}
+    alerts_by_priority: dict[int, int] = {}
+    for metric in metrics.registry.collect():
+        for s in metric.samples:
+            if s.name == "sisec_rejects_total" and s.value:
+                rejects_by_reason[s.labels["reason"]] = int(s.value)
+            elif s.name == "sisec_alerts_total" and s.value:
+                kind, prio = s.labels["kind"], int(s.labels["priority"])
+                alerts_by_kind[kind] = alerts_by_kind.get(kind, 0) + int(s.value)
+                alerts_by_priority[prio] = alerts_by_priority.get(prio, 0) + int(s.value)
+    return DemoSummary(
+        seconds=seconds,
+        events_in=events_in,
+        accepted=accepted,
+        rejected=rejected,
+        rejects_by_reason=rejects_by_reason,
+        alerts_by_kind=alerts_by_kind,
+        alerts_by_priority=alerts_by_priority,
+        **files,
+    )
+
+
+def run_demo(options: DemoOptions, *, log: IO[str] | None = None) -> DemoSummary:
+    """Run the demo to the end of its scenario (or Ctrl-C) and return its summary."""
+    log = log if log is not None else sys.stdout
+    out = options.out_dir
+    out.mkdir(parents=True, exist_ok=True)
+    scenario = Scenario(options.scenario)
+    wl_path = out / "watchlist.csv"
+    _write_csv(wl_path, scenario.watchlist_rows())
+    watchlist = Watchlist.from_csv(wl_path)
+    engine = Engine(watchlist=watchlist)
+
+    metrics = EngineMetrics()
+    metrics.set_watchlist(watchlist.counts_by_list())
+    server = _serve_metrics(metrics, options.metrics_port, log)
+    printer = AlertPrinter(log, colour=options.colour) if options.print_alerts else None
+    alert_sink: JsonLinesSink[Alert] = JsonLinesSink(
+        out / "alerts.jsonl", alert_line, on_write=printer
+    )
+    reject_sink: JsonLinesSink[Reject] = JsonLinesSink(out / "rejects.jsonl", reject_line)
+    source = ScenarioSource(scenario, speed=options.speed, batch_size=options.batch_size)
+    flow = build_alerts_flow(source, engine, alert_sink, reject_sink, metrics=metrics)
+
+    cfg = options.scenario
+    pace = f"at {options.speed:g}x" if options.speed else "flat out"
+    print(
+        f"sisec-stream demo: simulated {cfg.city}, {cfg.duration_s / 60:g} min of events {pace}, "
+        f"{len(watchlist):,} watchlist entries, {options.workers} worker(s)\n"
+        f"metrics: {server.url}   alerts: {out / 'alerts.jsonl'}   (Ctrl-C stops)\n",
+        file=log,
+    )
+    t0 = time.perf_counter()
+    try:
+        if options.workers == 1:
+            run_main(flow)
+        else:
+            cluster_main(flow, [], 0, worker_count_per_proc=options.workers)
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=log)
+    finally:
+        seconds = time.perf_counter() - t0
+        alert_sink.close()
+        reject_sink.close()
+        server.close()
+    summary = _summary(
+        metrics,
+        seconds,
+        alerts_written=alert_sink.written,
+        rejects_written=reject_sink.written,
+        metrics_url=server.url,
+        out_dir=out,
+    )
+    print(summary.render(), file=log)
+    return summary

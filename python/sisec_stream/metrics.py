@@ -1,0 +1,117 @@
+"""Prometheus metrics of the engine, served over HTTP.
+
+Names follow Prometheus conventions (``_total`` counters, base units); label
+values come from small fixed sets (sources, outcomes, reason codes, alert kinds,
+priorities), never from plates or ids, so the series count stays bounded.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from wsgiref.simple_server import WSGIServer
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+
+from sisec_stream.engine import ALERT_KINDS, EVENT_TYPES, REJECT_REASONS, BatchResult
+
+__all__ = ["EngineMetrics", "MetricsServer", "UNKNOWN_SOURCE"]
+
+#: Source label of rejects whose event type could not be read.
+UNKNOWN_SOURCE = "unknown"
+
+_BATCH_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5)
+
+
+@dataclass
+class MetricsServer:
+    """A running metrics HTTP endpoint; :meth:`close` stops it."""
+
+    host: str
+    port: int
+    _server: WSGIServer
+    _thread: threading.Thread
+
+    @property
+    def url(self) -> str:
+        """The scrape URL."""
+        return f"http://{self.host}:{self.port}/metrics"
+
+    def close(self) -> None:
+        """Stop serving and wait for the server thread."""
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+
+class EngineMetrics:
+    """The engine's counters, on a registry of their own (several engines, or
+    tests, can coexist in one process)."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry if registry is not None else CollectorRegistry()
+        r = self.registry
+        self.events = Counter(
+            "sisec_events",
+            "Events received, by source (event type) and outcome (accepted or rejected).",
+            ["source", "outcome"],
+            registry=r,
+        )
+        self.rejects = Counter(
+            "sisec_rejects", "Rejected events by reason code.", ["reason"], registry=r
+        )
+        self.alerts = Counter(
+            "sisec_alerts", "Alerts emitted by kind and priority (1 = most urgent).",
+            ["kind", "priority"], registry=r,
+        )
+        self.batches = Counter("sisec_batches", "Batches processed by the engine.", registry=r)
+        self.batch_seconds = Histogram(
+            "sisec_batch_duration_seconds",
+            "Time the engine spent on one batch.",
+            buckets=_BATCH_BUCKETS,
+            registry=r,
+        )
+        self.watchlist_entries = Gauge(
+            "sisec_watchlist_entries", "Watchlist entries loaded, by list.", ["list"], registry=r
+        )
+        # Create every bounded series up front so dashboards see zeros, not gaps.
+        for source in (*EVENT_TYPES, UNKNOWN_SOURCE):
+            for outcome in ("accepted", "rejected"):
+                if source == UNKNOWN_SOURCE and outcome == "accepted":
+                    continue
+                self.events.labels(source, outcome)
+        for reason in REJECT_REASONS:
+            self.rejects.labels(reason)
+        for kind in ALERT_KINDS:
+            for priority in range(1, 5):
+                self.alerts.labels(kind, str(priority))
+        self._lock = threading.Lock()
+
+    def observe(self, result: BatchResult, seconds: float) -> None:
+        """Count one processed batch."""
+        with self._lock:
+            self.batches.inc()
+            self.batch_seconds.observe(seconds)
+            for source, n in result.accepted_by_source.items():
+                if n:
+                    self.events.labels(source, "accepted").inc(n)
+            for reject in result.rejects:
+                self.events.labels(reject.source or UNKNOWN_SOURCE, "rejected").inc()
+                self.rejects.labels(reject.reason).inc()
+            for alert in result.alerts:
+                self.alerts.labels(alert.kind, str(alert.priority)).inc()
+
+    def set_watchlist(self, counts_by_list: dict[str, int]) -> None:
+        """Publish the loaded watchlist's size per list."""
+        for name, n in counts_by_list.items():
+            self.watchlist_entries.labels(name).set(n)
+
+    def serve(self, port: int = 9464, host: str = "127.0.0.1") -> MetricsServer:
+        """Serve ``/metrics`` on ``host:port`` (port 0 picks a free port)."""
+        server, thread = start_http_server(port, addr=host, registry=self.registry)
+        return MetricsServer(host, server.server_port, server, thread)
+
+    def value(self, name: str, labels: dict[str, str] | None = None) -> float:
+        """Current value of one sample (0.0 if absent), e.g. for summaries."""
+        v = self.registry.get_sample_value(name, labels or {})
+        return 0.0 if v is None else v

@@ -1,0 +1,133 @@
+"""Local sinks: JSON-lines files and the operator's terminal.
+
+Kafka sinks live with the Kafka connectors; these serve the embedded demo,
+replays and tests. Worker threads of one process share each sink object, so
+writes are serialised by a lock and every batch is flushed before returning:
+nothing is buffered where a crash could lose it silently.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO, Generic, TypeVar
+
+import orjson
+from bytewax.outputs import DynamicSink, StatelessSinkPartition
+
+from sisec_stream.engine import Alert, Reject
+
+__all__ = ["AlertPrinter", "JsonLinesSink", "alert_line", "reject_line"]
+
+T = TypeVar("T")
+
+
+def alert_line(alert: Alert) -> bytes:
+    """An alert as one JSON line."""
+    return alert.json + b"\n"
+
+
+def reject_line(reject: Reject) -> bytes:
+    """A reject as one JSON line: reason, field, detail and the raw event."""
+    return orjson.dumps(
+        {
+            "reason": reject.reason,
+            "field": reject.field,
+            "detail": reject.detail,
+            "event_id": reject.event_id,
+            "source": reject.source,
+            "raw": reject.raw.decode("utf-8", errors="backslashreplace"),
+        },
+        option=orjson.OPT_APPEND_NEWLINE,
+    )
+
+
+class _Partition(StatelessSinkPartition[T]):
+    def __init__(self, write: Callable[[list[T]], None]) -> None:
+        self._write = write
+
+    def write_batch(self, items: list[T]) -> None:
+        self._write(items)
+
+
+class JsonLinesSink(DynamicSink[T], Generic[T]):
+    """Appends items as JSON lines to one file shared by this process's workers.
+
+    Args:
+        path: The file; created with its folder, truncated unless ``append``.
+        encode: Turns an item into one line (bytes ending in a newline).
+        on_write: Called with each written batch (e.g. to print or count it).
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        encode: Callable[[T], bytes],
+        *,
+        append: bool = False,
+        on_write: Callable[[list[T]], None] | None = None,
+    ) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._encode = encode
+        self._on_write = on_write
+        self._lock = threading.Lock()
+        self._file: IO[bytes] = self.path.open("ab" if append else "wb")
+        self.written = 0
+
+    def _write(self, items: list[T]) -> None:
+        data = b"".join(self._encode(item) for item in items)
+        with self._lock:
+            self._file.write(data)
+            self._file.flush()
+            self.written += len(items)
+            if self._on_write is not None:
+                self._on_write(items)
+
+    def build(self, step_id: str, worker_index: int, worker_count: int) -> _Partition[T]:
+        """Bytewax hook: one partition per worker, all writing through this object."""
+        return _Partition(self._write)
+
+    def close(self) -> None:
+        """Close the file (after the flow has finished)."""
+        with self._lock:
+            self._file.close()
+
+
+_COLOURS = {1: "\033[1;97;41m", 2: "\033[1;33m", 3: "\033[36m", 4: "\033[2m"}
+_RESET = "\033[0m"
+
+
+class AlertPrinter:
+    """Prints alerts for an operator: each batch most urgent first, coloured by
+    priority when the stream is a terminal (and ``NO_COLOR`` is not set)."""
+
+    def __init__(self, stream: IO[str] | None = None, colour: bool | None = None) -> None:
+        import os
+
+        self.stream = stream if stream is not None else sys.stdout
+        if colour is None:
+            colour = self.stream.isatty() and "NO_COLOR" not in os.environ
+        self.colour = colour
+
+    def format(self, alert: Alert) -> str:
+        """One line: priority, event time (UTC), kind and the first reason."""
+        doc = alert.to_dict()
+        when = doc["event_time"][11:19]
+        reason = doc["reasons"][0] if doc["reasons"] else alert.kind
+        where = ""
+        if doc.get("location"):
+            where = f" @ {doc['location']['lat']:.5f},{doc['location']['lon']:.5f}"
+        tag = f"P{alert.priority}"
+        if self.colour:
+            tag = f"{_COLOURS.get(alert.priority, '')} {tag} {_RESET}"
+        else:
+            tag = f"[{tag}]"
+        return f"{tag} {when}Z {alert.kind:<12} {reason}{where}"
+
+    def __call__(self, alerts: list[Alert]) -> None:
+        for alert in sorted(alerts, key=lambda a: (a.priority, a.event_time_ms)):
+            print(self.format(alert), file=self.stream)
+        self.stream.flush()

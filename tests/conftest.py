@@ -1,0 +1,68 @@
+"""Shared fixtures: a small watchlist and hand-written events."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from sisec_stream import Engine, Watchlist
+
+WATCHLIST_CSV = b"""entry_id,plate,list,priority
+SV-1,ABC123,stolen_vehicle,
+AA-1,ABC123,amber_alert,
+SP-1,XYZ12D,stolen_plate,
+W-1,KLM-456-A,wanted,1
+"""
+
+
+def plate_read(event_id: str, plate: str, **extra: object) -> bytes:
+    """A valid plate_read event."""
+    doc: dict[str, object] = {
+        "type": "plate_read",
+        "event_id": event_id,
+        "ts": "2026-11-23T07:00:00.250-05:00",
+        "camera_id": "MDE-LPR-0001",
+        "plate": plate,
+        "lat": 6.2442,
+        "lon": -75.5812,
+    }
+    doc.update(extra)
+    return orjson.dumps(doc)
+
+
+def button(event_id: str, action: str = "press", kind: str = "panic") -> bytes:
+    """A valid button_press event."""
+    return orjson.dumps(
+        {
+            "type": "button_press",
+            "event_id": event_id,
+            "ts": 1795435200000,
+            "device_id": "MDE-BTN-0042",
+            "device_kind": kind,
+            "action": action,
+        }
+    )
+
+
+def call(event_id: str, status: str = "received") -> bytes:
+    """A valid call event."""
+    return orjson.dumps(
+        {
+            "type": "call",
+            "event_id": event_id,
+            "ts": "2026-11-23T12:00:00Z",
+            "call_id": "C-1",
+            "line": "123",
+            "status": status,
+        }
+    )
+
+
+@pytest.fixture
+def watchlist() -> Watchlist:
+    return Watchlist.from_csv_bytes(WATCHLIST_CSV, source="test-watchlist.csv")
+
+
+@pytest.fixture
+def engine(watchlist: Watchlist) -> Engine:
+    return Engine(watchlist=watchlist)
