@@ -39,6 +39,8 @@ test-rust:
 
 test-py: setup
 	$(BIN)/python -m pytest -q
+	# Benchmarks run once each, unmeasured, so they cannot rot between bench runs.
+	$(BIN)/python -m pytest benches -q --benchmark-disable
 
 lint: setup
 	cargo fmt --all --check

@@ -1,0 +1,94 @@
+"""Engine throughput on generated plate reads, beside plain-Python baselines.
+
+Run: ``make bench-py`` (pytest benches --benchmark-only). Every benchmark in the
+group processes the same 100k plate reads of the default simulated city against
+its 100k-entry watchlist; the summary prints events/s and the ratio to the
+baseline (orjson + the same validation + dict lookup, ``baseline.py``).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+import pytest
+
+from baseline import PythonBaseline
+from sisec_stream import Engine, Watchlist
+from sisec_stream.generator import Scenario, ScenarioConfig
+
+N_EVENTS = 100_000
+
+
+@pytest.fixture(scope="module")
+def city() -> Scenario:
+    return Scenario(ScenarioConfig(seed=7, watchlist_size=100_000))
+
+
+@pytest.fixture(scope="module")
+def reads(city: Scenario) -> list[bytes]:
+    events = [line for _, line, _ in itertools.islice(city.events("plate_reads"), N_EVENTS)]
+    assert len(events) == N_EVENTS, "the default city must generate 100k reads"
+    return events
+
+
+@pytest.fixture(scope="module")
+def watchlist_rows(city: Scenario) -> list[dict[str, str]]:
+    rows = city.watchlist_rows()
+    assert len(rows) == 100_000
+    return rows
+
+
+@pytest.fixture(scope="module")
+def engine(watchlist_rows: list[dict[str, str]]) -> Engine:
+    csv = "entry_id,plate,list,priority\n" + "".join(
+        f"{r['entry_id']},{r['plate']},{r['list']},{r['priority']}\n" for r in watchlist_rows
+    )
+    return Engine(watchlist=Watchlist.from_csv_bytes(csv.encode()))
+
+
+@pytest.fixture(scope="module")
+def baseline(watchlist_rows: list[dict[str, str]]) -> PythonBaseline:
+    wl: dict[str, list[tuple[Any, ...]]] = {}
+    for r in watchlist_rows:
+        wl.setdefault(r["plate"], []).append((r["list"], r["entry_id"], int(r["priority"])))
+    return PythonBaseline(wl)
+
+
+GROUP = "plate_reads_100k_watchlist_100k"
+
+
+@pytest.mark.benchmark(group=GROUP)
+def test_engine_process(
+    benchmark: Any, events_info: Callable[[int], None], engine: Engine, reads: list[bytes],
+    baseline: PythonBaseline,
+) -> None:
+    events_info(len(reads))
+    result = benchmark(engine.process, reads)
+    assert result.accepted + result.rejected == len(reads)
+    # Same verdicts and the same hits as the baseline: the comparison is like for like.
+    accepted, rejected, alerts, _ = baseline.process(reads)
+    assert (result.accepted, result.rejected) == (accepted, rejected)
+    assert len(result.alerts) == len(alerts) > 0
+
+
+@pytest.mark.benchmark(group=GROUP)
+def test_baseline_python_orjson_same_checks(
+    benchmark: Any, events_info: Callable[[int], None], baseline: PythonBaseline,
+    reads: list[bytes],
+) -> None:
+    events_info(len(reads))
+    accepted, rejected, _, _ = benchmark(baseline.process, reads)
+    assert accepted + rejected == len(reads)
+
+
+@pytest.mark.benchmark(group=GROUP)
+def test_floor_orjson_loads_only(
+    benchmark: Any, events_info: Callable[[int], None], reads: list[bytes]
+) -> None:
+    """Not a competitor: the least any Python approach must do (parse, no checks)."""
+    events_info(len(reads))
+    loads = orjson.loads
+    benchmark(lambda: [loads(r) for r in reads])
