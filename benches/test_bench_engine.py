@@ -24,7 +24,7 @@ N_EVENTS = 100_000
 
 @pytest.fixture(scope="module")
 def city() -> Scenario:
-    return Scenario(ScenarioConfig(seed=7, watchlist_size=100_000))
+    return Scenario(ScenarioConfig(seed=7, duration_s=7200, watchlist_size=100_000))
 
 
 @pytest.fixture(scope="module")

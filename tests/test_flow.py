@@ -65,7 +65,7 @@ def test_testing_source_flow_matches_direct_processing(engine: Engine, workers: 
     direct = engine.process(events)
     assert Counter(a.alert_id for a in alerts) == Counter(a.alert_id for a in direct.alerts)
     assert Counter(r.reason for r in rejects) == direct.rejects_by_reason()
-    assert len(alerts) == 150 + 50 + 50  # 2 hits on ABC123, 1 on XYZ12D, 1 press per copy
+    assert len(alerts) == 4 * 50  # per copy: 2 hits on ABC123, 1 on XYZ12D, 1 press
     assert len(rejects) == 100
 
 
