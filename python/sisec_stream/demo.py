@@ -80,22 +80,22 @@ class DemoSummary:
         lines = [
             "",
             "── sisec-stream demo summary " + "─" * 40,
-            f"events in     {self.n_in:>10,}  ({rate:,.0f}/s over {self.seconds:.1f} s)",
+            f"events in         {self.n_in:>10,}  ({rate:,.0f}/s over {self.seconds:.1f} s)",
         ]
-        lines += [f"  {src:<12}{n:>10,}" for src, n in self.events_in.items()]
-        lines.append(f"accepted      {self.accepted:>10,}")
-        lines.append(f"rejected      {self.rejected:>10,}")
-        lines += [f"  {r:<12}{n:>10,}" for r, n in sorted(self.rejects_by_reason.items())]
+        lines += [f"  {src:<16}{n:>10,}" for src, n in self.events_in.items()]
+        lines.append(f"accepted          {self.accepted:>10,}")
+        lines.append(f"rejected          {self.rejected:>10,}")
+        lines += [f"  {r:<16}{n:>10,}" for r, n in sorted(self.rejects_by_reason.items())]
         total_alerts = sum(self.alerts_by_kind.values())
-        lines.append(f"alerts        {total_alerts:>10,}")
-        lines += [f"  {k:<12}{n:>10,}" for k, n in sorted(self.alerts_by_kind.items())]
+        lines.append(f"alerts            {total_alerts:>10,}")
+        lines += [f"  {k:<16}{n:>10,}" for k, n in sorted(self.alerts_by_kind.items())]
         lines.append(
-            "  by priority "
+            "  by priority     "
             + "  ".join(f"P{p}: {n:,}" for p, n in sorted(self.alerts_by_priority.items()))
         )
-        lines.append(f"alerts file   {self.out_dir / 'alerts.jsonl'}")
-        lines.append(f"rejects file  {self.out_dir / 'rejects.jsonl'}")
-        lines.append(f"metrics       {self.metrics_url} (while the demo ran)")
+        lines.append(f"alerts file       {self.out_dir / 'alerts.jsonl'}")
+        lines.append(f"rejects file      {self.out_dir / 'rejects.jsonl'}")
+        lines.append(f"metrics           {self.metrics_url} (while the demo ran)")
         return "\n".join(lines)
 
 
@@ -164,7 +164,12 @@ def run_demo(options: DemoOptions, *, log: IO[str] | None = None) -> DemoSummary
     metrics = EngineMetrics()
     metrics.set_watchlist(watchlist.counts_by_list())
     server = _serve_metrics(metrics, options.metrics_port, log)
-    printer = AlertPrinter(log, colour=options.colour) if options.print_alerts else None
+    offset = options.scenario.preset.offset_minutes
+    printer = (
+        AlertPrinter(log, colour=options.colour, utc_offset_minutes=offset)
+        if options.print_alerts
+        else None
+    )
     alert_sink: JsonLinesSink[Alert] = JsonLinesSink(
         out / "alerts.jsonl", alert_line, on_write=printer
     )
@@ -175,7 +180,7 @@ def run_demo(options: DemoOptions, *, log: IO[str] | None = None) -> DemoSummary
     cfg = options.scenario
     pace = f"at {options.speed:g}x" if options.speed else "flat out"
     print(
-        f"sisec-stream demo: simulated {cfg.city}, {cfg.duration_s / 60:g} min of events {pace}, "
+        f"sisec-stream demo: simulated {cfg.preset.name}, {cfg.duration_s / 60:g} min of events {pace}, "
         f"{len(watchlist):,} watchlist entries, {options.workers} worker(s)\n"
         f"metrics: {server.url}   alerts: {out / 'alerts.jsonl'}   (Ctrl-C stops)\n",
         file=log,

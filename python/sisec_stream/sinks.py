@@ -8,11 +8,13 @@ nothing is buffered where a crash could lose it silently.
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import IO, Generic, TypeVar
+from typing import IO, Any, Generic, TypeVar
 
 import orjson
 from bytewax.outputs import DynamicSink, StatelessSinkPartition
@@ -100,32 +102,53 @@ _COLOURS = {1: "\033[1;97;41m", 2: "\033[1;33m", 3: "\033[36m", 4: "\033[2m"}
 _RESET = "\033[0m"
 
 
+def _describe(doc: dict[str, Any]) -> str:
+    """What happened, in one short phrase, from the alert's details."""
+    d = doc.get("details", {})
+    if doc["kind"] == "plate_hit":
+        return (
+            f"{d['listed_plate']} on {d['list']} ({d['entry_id']}): "
+            f"read {d['read_plate']!r} by {d['camera_id']}, {d['match']['kind']} match"
+        )
+    if doc["kind"] == "button_press":
+        return f"{d['device_kind']} button {d['device_id']} pressed"
+    reasons: list[str] = doc.get("reasons") or [doc["kind"]]
+    return reasons[0]
+
+
 class AlertPrinter:
-    """Prints alerts for an operator: each batch most urgent first, coloured by
-    priority when the stream is a terminal (and ``NO_COLOR`` is not set)."""
+    """Prints alerts for an operator: each batch most urgent first, in the centre's
+    local time, coloured by priority when the stream is a terminal (and
+    ``NO_COLOR`` is not set).
 
-    def __init__(self, stream: IO[str] | None = None, colour: bool | None = None) -> None:
-        import os
+    Args:
+        stream: Where to print (default: stdout).
+        colour: Force colours on or off (default: when ``stream`` is a terminal).
+        utc_offset_minutes: The centre's clock (-300 for Medellín, UTC-05:00).
+    """
 
+    def __init__(
+        self,
+        stream: IO[str] | None = None,
+        colour: bool | None = None,
+        utc_offset_minutes: int = 0,
+    ) -> None:
         self.stream = stream if stream is not None else sys.stdout
         if colour is None:
             colour = self.stream.isatty() and "NO_COLOR" not in os.environ
         self.colour = colour
+        self.tz = timezone(timedelta(minutes=utc_offset_minutes))
 
     def format(self, alert: Alert) -> str:
-        """One line: priority, event time (UTC), kind and the first reason."""
+        """One line: priority, local event time, kind, what happened and where."""
         doc = alert.to_dict()
-        when = doc["event_time"][11:19]
-        reason = doc["reasons"][0] if doc["reasons"] else alert.kind
+        when = datetime.fromtimestamp(alert.event_time_ms / 1000, self.tz).strftime("%H:%M:%S")
         where = ""
         if doc.get("location"):
             where = f" @ {doc['location']['lat']:.5f},{doc['location']['lon']:.5f}"
         tag = f"P{alert.priority}"
-        if self.colour:
-            tag = f"{_COLOURS.get(alert.priority, '')} {tag} {_RESET}"
-        else:
-            tag = f"[{tag}]"
-        return f"{tag} {when}Z {alert.kind:<12} {reason}{where}"
+        tag = f"{_COLOURS.get(alert.priority, '')} {tag} {_RESET}" if self.colour else f"[{tag}]"
+        return f"{tag} {when} {alert.kind:<12} {_describe(doc)}{where}"
 
     def __call__(self, alerts: list[Alert]) -> None:
         for alert in sorted(alerts, key=lambda a: (a.priority, a.event_time_ms)):
