@@ -48,6 +48,8 @@ lint: setup
 	$(BIN)/ruff check python tests benches dataflows
 	$(BIN)/ruff format --check python tests benches dataflows
 	$(BIN)/mypy
+	# benches/ has its own conftest.py, so it is checked as a second root.
+	MYPYPATH=python:benches $(BIN)/mypy benches
 	$(BIN)/python -m mypy.stubtest sisec_stream._core
 
 fmt:

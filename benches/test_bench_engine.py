@@ -62,7 +62,10 @@ GROUP = "plate_reads_100k_watchlist_100k"
 
 @pytest.mark.benchmark(group=GROUP)
 def test_engine_process(
-    benchmark: Any, events_info: Callable[[int], None], engine: Engine, reads: list[bytes],
+    benchmark: Any,
+    events_info: Callable[[int], None],
+    engine: Engine,
+    reads: list[bytes],
     baseline: PythonBaseline,
 ) -> None:
     events_info(len(reads))
@@ -76,7 +79,9 @@ def test_engine_process(
 
 @pytest.mark.benchmark(group=GROUP)
 def test_baseline_python_orjson_same_checks(
-    benchmark: Any, events_info: Callable[[int], None], baseline: PythonBaseline,
+    benchmark: Any,
+    events_info: Callable[[int], None],
+    baseline: PythonBaseline,
     reads: list[bytes],
 ) -> None:
     events_info(len(reads))

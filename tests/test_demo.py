@@ -91,8 +91,20 @@ def test_cli_help_lists_demo_and_generate() -> None:
 def test_cli_demo_quick_run(tmp_path: Path) -> None:
     exe = Path(sys.executable).with_name("sisec-stream")
     proc = subprocess.run(
-        [str(exe), "demo", "--fast", "--duration", "5m", "--metrics-port", "0",
-         "--out", str(tmp_path), "--no-color", "--workers", "2"],
+        [
+            str(exe),
+            "demo",
+            "--fast",
+            "--duration",
+            "5m",
+            "--metrics-port",
+            "0",
+            "--out",
+            str(tmp_path),
+            "--no-color",
+            "--workers",
+            "2",
+        ],
         capture_output=True,
         text=True,
         timeout=300,

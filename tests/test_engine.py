@@ -60,7 +60,9 @@ def test_press_alerts_but_heartbeats_and_calls_do_not(engine: Engine) -> None:
 
 
 def test_button_priority_by_device_kind(engine: Engine) -> None:
-    result = engine.process([button("b1", kind="community_alarm"), button("b2", kind="school_link")])
+    result = engine.process(
+        [button("b1", kind="community_alarm"), button("b2", kind="school_link")]
+    )
     assert sorted(a.priority for a in result.alerts) == [1, 2]
 
 
@@ -140,7 +142,10 @@ def test_alert_ids_are_deterministic_and_distinct(engine: Engine) -> None:
 
 
 def test_threads_share_one_engine(engine: Engine) -> None:
-    batch = [plate_read(f"r{i}", "ABC123" if i % 100 == 0 else f"QQQ{i % 1000:03d}") for i in range(20_000)]
+    batch = [
+        plate_read(f"r{i}", "ABC123" if i % 100 == 0 else f"QQQ{i % 1000:03d}")
+        for i in range(20_000)
+    ]
     expected = len(engine.process(batch).alerts)
     results: list[int] = []
 
@@ -158,12 +163,12 @@ def test_threads_share_one_engine(engine: Engine) -> None:
 
 
 def test_bad_config_names_the_key() -> None:
-    with pytest.raises(ConfigError, match="list_priorities.wanted") as info:
+    with pytest.raises(ConfigError, match=r"list_priorities\.wanted") as info:
         Engine(EngineConfig(list_priorities={"wanted": 0}))
     assert isinstance(info.value, ValueError)
     assert isinstance(info.value, SisecError)
     assert info.value.key == "list_priorities.wanted"
-    with pytest.raises(ConfigError, match="button_priorities.siren"):
+    with pytest.raises(ConfigError, match=r"button_priorities\.siren"):
         Engine(EngineConfig(button_priorities={"siren": 1}))
 
 

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import orjson
 import pytest
-from bytewax.testing import TestingSink, TestingSource, cluster_main, run_main
+from bytewax.testing import TestingSink, TestingSource
 
 from conftest import button, call, plate_read
 from sisec_stream import Alert, Engine, Reject
-from sisec_stream.flow import build_alerts_flow
+from sisec_stream.flow import build_alerts_flow, run_flow
 from sisec_stream.generator import Scenario, ScenarioConfig
 from sisec_stream.sources import SCENARIO_SOURCES, ScenarioSource
 
@@ -34,14 +34,11 @@ SMALL = ScenarioConfig(
 )
 
 
-def run_flow(source: object, engine: Engine, workers: int) -> tuple[list[Alert], list[Reject]]:
+def flow_outputs(source: object, engine: Engine, workers: int) -> tuple[list[Alert], list[Reject]]:
     alerts: list[Alert] = []
     rejects: list[Reject] = []
     flow = build_alerts_flow(source, engine, TestingSink(alerts), TestingSink(rejects))  # type: ignore[arg-type]
-    if workers == 1:
-        run_main(flow)
-    else:
-        cluster_main(flow, [], 0, worker_count_per_proc=workers)
+    run_flow(flow, workers)
     return alerts, rejects
 
 
@@ -61,7 +58,7 @@ def mixed_events() -> list[bytes]:
 @pytest.mark.parametrize("workers", [1, 2])
 def test_testing_source_flow_matches_direct_processing(engine: Engine, workers: int) -> None:
     events = mixed_events() * 50
-    alerts, rejects = run_flow(TestingSource(events), engine, workers)
+    alerts, rejects = flow_outputs(TestingSource(events), engine, workers)
     direct = engine.process(events)
     assert Counter(a.alert_id for a in alerts) == Counter(a.alert_id for a in direct.alerts)
     assert Counter(r.reason for r in rejects) == direct.rejects_by_reason()
@@ -98,7 +95,7 @@ def test_scenario_flow_equals_direct_processing(
     assert direct.alerts, "the small scenario must produce alerts"
     assert direct.rejects, "the small scenario must produce rejects"
     source = ScenarioSource(scenario, speed=None, batch_size=256)
-    alerts, rejects = run_flow(source, scenario_engine, workers)
+    alerts, rejects = flow_outputs(source, scenario_engine, workers)
     assert Counter(a.alert_id for a in alerts) == Counter(a.alert_id for a in direct.alerts)
     assert len(rejects) == direct.rejected
     assert len(alerts) + len(rejects) > 0

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import urllib.request
 
-from bytewax.testing import TestingSink, TestingSource, run_main
+from bytewax.testing import TestingSink, TestingSource
 from prometheus_client.parser import text_string_to_metric_families
 
 from conftest import button, plate_read
 from sisec_stream import Alert, Engine, Reject
-from sisec_stream.flow import build_alerts_flow
+from sisec_stream.flow import build_alerts_flow, run_flow
 from sisec_stream.metrics import EngineMetrics
 
 
@@ -34,9 +34,13 @@ def test_flow_counts_scraped_over_http(engine: Engine) -> None:
         alerts: list[Alert] = []
         rejects: list[Reject] = []
         flow = build_alerts_flow(
-            TestingSource(events), engine, TestingSink(alerts), TestingSink(rejects), metrics=metrics
+            TestingSource(events),
+            engine,
+            TestingSink(alerts),
+            TestingSink(rejects),
+            metrics=metrics,
         )
-        run_main(flow)
+        run_flow(flow)
         m = scrape(server.url)
     finally:
         server.close()

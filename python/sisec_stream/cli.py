@@ -50,11 +50,15 @@ def _add_demo(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--city", default="medellin", help="city preset (default: medellin)")
     p.add_argument("--seed", type=int, default=7, help="scenario seed (default: 7)")
     p.add_argument(
-        "--duration", type=parse_duration, default=3600,
+        "--duration",
+        type=parse_duration,
+        default=3600,
         help="simulated time to play, e.g. 30m, 1h (default: 1h)",
     )
     p.add_argument(
-        "--speed", type=_positive_float, default=120.0,
+        "--speed",
+        type=_positive_float,
+        default=120.0,
         help="simulated seconds per second (default: 120, an hour in 30 s)",
     )
     p.add_argument("--fast", action="store_true", help="no pacing: as fast as the flow goes")
@@ -66,7 +70,9 @@ def _add_demo(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--quiet", action="store_true", help="do not print each alert")
     p.add_argument("--no-color", action="store_true", help="no colours")
     p.add_argument(
-        "--malformed-share", type=float, default=0.001,
+        "--malformed-share",
+        type=float,
+        default=0.001,
         help="share of deliberately malformed events, to show rejects (default: 0.001)",
     )
 

@@ -14,10 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from bytewax.testing import cluster_main, run_main
-
 from sisec_stream.engine import Alert, Engine, Reject
-from sisec_stream.flow import build_alerts_flow
+from sisec_stream.flow import build_alerts_flow, run_flow
 from sisec_stream.generator import Scenario, ScenarioConfig
 from sisec_stream.metrics import EngineMetrics, MetricsServer
 from sisec_stream.sinks import AlertPrinter, JsonLinesSink, alert_line, reject_line
@@ -41,9 +39,7 @@ class DemoOptions:
         colour: Colour by priority (None: when stdout is a terminal).
     """
 
-    scenario: ScenarioConfig = field(
-        default_factory=lambda: ScenarioConfig(malformed_share=0.001)
-    )
+    scenario: ScenarioConfig = field(default_factory=lambda: ScenarioConfig(malformed_share=0.001))
     speed: float | None = 120.0
     workers: int = 1
     out_dir: Path = Path("demo-out")
@@ -180,17 +176,15 @@ def run_demo(options: DemoOptions, *, log: IO[str] | None = None) -> DemoSummary
     cfg = options.scenario
     pace = f"at {options.speed:g}x" if options.speed else "flat out"
     print(
-        f"sisec-stream demo: simulated {cfg.preset.name}, {cfg.duration_s / 60:g} min of events {pace}, "
+        f"sisec-stream demo: simulated {cfg.preset.name}, "
+        f"{cfg.duration_s / 60:g} min of events {pace}, "
         f"{len(watchlist):,} watchlist entries, {options.workers} worker(s)\n"
         f"metrics: {server.url}   alerts: {out / 'alerts.jsonl'}   (Ctrl-C stops)\n",
         file=log,
     )
     t0 = time.perf_counter()
     try:
-        if options.workers == 1:
-            run_main(flow)
-        else:
-            cluster_main(flow, [], 0, worker_count_per_proc=options.workers)
+        run_flow(flow, options.workers)
     except KeyboardInterrupt:
         print("\ninterrupted", file=log)
     finally:

@@ -10,16 +10,18 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import TypeGuard, cast
 
 import bytewax.operators as op
-from bytewax.dataflow import Dataflow
+from bytewax.dataflow import Dataflow, Stream
 from bytewax.inputs import Source
 from bytewax.outputs import Sink
+from bytewax.testing import cluster_main, run_main
 
 from sisec_stream.engine import Alert, Engine, Reject
 from sisec_stream.metrics import EngineMetrics
 
-__all__ = ["EngineStep", "build_alerts_flow"]
+__all__ = ["EngineStep", "build_alerts_flow", "run_flow"]
 
 
 class EngineStep:
@@ -42,7 +44,7 @@ class EngineStep:
         return out
 
 
-def _is_alert(item: Alert | Reject) -> bool:
+def _is_alert(item: Alert | Reject) -> TypeGuard[Alert]:
     return isinstance(item, Alert)
 
 
@@ -72,5 +74,14 @@ def build_alerts_flow(
     results = op.flat_map_batch("engine", raw, step or EngineStep(engine, metrics))
     split = op.branch("split", results, _is_alert)
     op.output("alerts", split.trues, alert_sink)
-    op.output("rejects", split.falses, reject_sink)
+    op.output("rejects", cast(Stream[Reject], split.falses), reject_sink)
     return flow
+
+
+def run_flow(flow: Dataflow, workers: int = 1) -> None:
+    """Run a flow in this process until its sources end: one worker on this
+    thread, or ``workers`` worker threads (Bytewax's ``-w``)."""
+    if workers == 1:
+        run_main(flow)  # type: ignore[no-untyped-call]
+    else:
+        cluster_main(flow, [], 0, worker_count_per_proc=workers)  # type: ignore[no-untyped-call]

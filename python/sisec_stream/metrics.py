@@ -15,7 +15,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, star
 
 from sisec_stream.engine import ALERT_KINDS, EVENT_TYPES, REJECT_REASONS, BatchResult
 
-__all__ = ["EngineMetrics", "MetricsServer", "UNKNOWN_SOURCE"]
+__all__ = ["UNKNOWN_SOURCE", "EngineMetrics", "MetricsServer"]
 
 #: Source label of rejects whose event type could not be read.
 UNKNOWN_SOURCE = "unknown"
@@ -61,8 +61,10 @@ class EngineMetrics:
             "sisec_rejects", "Rejected events by reason code.", ["reason"], registry=r
         )
         self.alerts = Counter(
-            "sisec_alerts", "Alerts emitted by kind and priority (1 = most urgent).",
-            ["kind", "priority"], registry=r,
+            "sisec_alerts",
+            "Alerts emitted by kind and priority (1 = most urgent).",
+            ["kind", "priority"],
+            registry=r,
         )
         self.batches = Counter("sisec_batches", "Batches processed by the engine.", registry=r)
         self.batch_seconds = Histogram(

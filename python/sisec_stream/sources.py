@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import Callable, Iterator, Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
@@ -72,7 +72,7 @@ class _ScenarioPartition(StatefulSourcePartition[bytes, int]):
     def next_awake(self) -> datetime | None:
         if self._speed is None or self._backlog:
             return None
-        return datetime.now(timezone.utc) + _POLL
+        return datetime.now(UTC) + _POLL
 
     def snapshot(self) -> int:
         return self._emitted
