@@ -43,10 +43,7 @@ def watchlist_rows(city: Scenario) -> list[dict[str, str]]:
 
 @pytest.fixture(scope="module")
 def engine(watchlist_rows: list[dict[str, str]]) -> Engine:
-    csv = "entry_id,plate,list,priority\n" + "".join(
-        f"{r['entry_id']},{r['plate']},{r['list']},{r['priority']}\n" for r in watchlist_rows
-    )
-    return Engine(watchlist=Watchlist.from_csv_bytes(csv.encode()))
+    return Engine(watchlist=Watchlist.from_rows(watchlist_rows))
 
 
 @pytest.fixture(scope="module")

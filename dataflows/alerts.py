@@ -16,8 +16,6 @@ module chooses its source and sinks from the environment:
 
 from __future__ import annotations
 
-import csv
-import io
 import os
 from pathlib import Path
 
@@ -39,12 +37,7 @@ def _watchlist() -> Watchlist:
     path = os.environ.get("SISEC_WATCHLIST")
     if path:
         return Watchlist.from_csv(path)
-    rows = _scenario.watchlist_rows()
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
-    writer.writeheader()
-    writer.writerows(rows)
-    return Watchlist.from_csv_bytes(buf.getvalue().encode(), source="<scenario watchlist>")
+    return Watchlist.from_rows(_scenario.watchlist_rows(), source="<scenario watchlist>")
 
 
 _out = Path(os.environ.get("SISEC_OUT", "out"))

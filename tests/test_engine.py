@@ -197,3 +197,15 @@ def test_watchlist_summary(watchlist: Watchlist) -> None:
         "stolen_plate": 1,
         "wanted": 1,
     }
+
+
+def test_watchlist_from_rows_uses_the_file_checks() -> None:
+    wl = Watchlist.from_rows([{"plate": "abc-123", "list": "wanted", "priority": "1"}])
+    (alert,) = Engine(watchlist=wl).process([plate_read("r1", "ABC123")]).alerts
+    assert alert.priority == 1
+    with pytest.raises(WatchlistError, match=r"^hot line 3: plate"):
+        Watchlist.from_rows(
+            [{"plate": "ABC123", "list": "wanted"}, {"plate": "A", "list": "wanted"}],
+            source="hot",
+        )
+    assert len(Watchlist.from_rows([])) == 0

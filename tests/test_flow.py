@@ -75,11 +75,7 @@ def scenario() -> Scenario:
 def scenario_engine(scenario: Scenario) -> Engine:
     from sisec_stream import Watchlist
 
-    rows = scenario.watchlist_rows()
-    lines = ["entry_id,plate,list,priority"] + [
-        f"{r['entry_id']},{r['plate']},{r['list']},{r['priority']}" for r in rows
-    ]
-    return Engine(watchlist=Watchlist.from_csv_bytes("\n".join(lines).encode()))
+    return Engine(watchlist=Watchlist.from_rows(scenario.watchlist_rows()))
 
 
 def all_events(scenario: Scenario) -> list[bytes]:

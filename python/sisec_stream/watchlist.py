@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import csv
+import io
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from sisec_stream import _core
@@ -49,6 +52,22 @@ class Watchlist:
     def from_csv_bytes(cls, data: bytes, source: str = "<watchlist>") -> Watchlist:
         """Load a CSV watchlist from memory; ``source`` names it in errors."""
         return cls(_core.Watchlist.from_csv_bytes(data, source))
+
+    @classmethod
+    def from_rows(cls, rows: Iterable[Mapping[str, object]], source: str = "<rows>") -> Watchlist:
+        """Load entries given as dicts keyed by the CSV column names.
+
+        They go through the same loader and checks as a file; errors name
+        ``source`` and the row's line as if it were a CSV file with a header.
+        """
+        rows = list(rows)
+        if not rows:
+            return cls()
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        return cls.from_csv_bytes(buf.getvalue().encode(), source=source)
 
     def __len__(self) -> int:
         return len(self._inner)
