@@ -147,7 +147,10 @@ pub fn plate_hit(
     let incident_key = format!("plate_hit:{}:{plate}", entry.entry_id);
     let reasons = vec![
         format!("plate {plate} is on list {list} (entry {})", entry.entry_id),
-        format!("read as {:?} by camera {}: exact match", read.plate_raw, read.camera_id),
+        format!(
+            "read as {:?} by camera {}: exact match",
+            read.plate_raw, read.camera_id
+        ),
         match entry.priority {
             Some(p) => format!("entry {} is set to P{p}", entry.entry_id),
             None => format!("hits on list {list} page at P{priority}"),

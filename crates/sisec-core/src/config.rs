@@ -136,7 +136,10 @@ mod tests {
     #[test]
     fn defaults_pass_their_own_checks() {
         EngineConfig::default().check().unwrap();
-        assert_eq!(EngineConfig::from_json("{}").unwrap(), EngineConfig::default());
+        assert_eq!(
+            EngineConfig::from_json("{}").unwrap(),
+            EngineConfig::default()
+        );
     }
 
     #[test]

@@ -59,11 +59,23 @@ impl Engine {
 
     /// Process one batch; `now_ms` stamps `emitted_at` on alerts.
     pub fn process(&self, batch: &[&[u8]], now_ms: i64) -> BatchOutput {
-        let mut out = BatchOutput {
-            n_in: batch.len(),
-            ..BatchOutput::default()
-        };
-        for (index, bytes) in batch.iter().enumerate() {
+        let mut out = BatchOutput::default();
+        self.process_into(batch, 0, now_ms, &mut out);
+        out
+    }
+
+    /// Process `batch` and add its results to `out`; reject indices start at
+    /// `first_index`. Lets a caller feed one logical batch in chunks.
+    pub fn process_into(
+        &self,
+        batch: &[&[u8]],
+        first_index: usize,
+        now_ms: i64,
+        out: &mut BatchOutput,
+    ) {
+        out.n_in += batch.len();
+        for (offset, bytes) in batch.iter().enumerate() {
+            let index = first_index + offset;
             match parse_event(bytes, self.config.max_event_bytes) {
                 Ok(event) => {
                     out.accepted_by_source[event.event_type().index()] += 1;
@@ -106,7 +118,6 @@ impl Engine {
                 }),
             }
         }
-        out
     }
 }
 
@@ -138,11 +149,22 @@ mod tests {
         assert_eq!(out.accepted(), 4);
         assert_eq!(out.accepted() as usize + out.rejects.len(), out.n_in);
         assert_eq!(out.accepted_by_source, [2, 2, 0]);
-        let idx: Vec<_> = out.rejects.iter().map(|r| (r.index, r.reject.reason)).collect();
+        let idx: Vec<_> = out
+            .rejects
+            .iter()
+            .map(|r| (r.index, r.reject.reason))
+            .collect();
         assert_eq!(idx, [(1, Reason::InvalidJson), (5, Reason::NotObject)]);
-        let mut alerts: Vec<_> = out.alerts.iter().map(|a| (a.kind.as_str(), a.priority)).collect();
+        let mut alerts: Vec<_> = out
+            .alerts
+            .iter()
+            .map(|a| (a.kind.as_str(), a.priority))
+            .collect();
         alerts.sort();
-        assert_eq!(alerts, [("button_press", 1), ("plate_hit", 1), ("plate_hit", 2)]);
+        assert_eq!(
+            alerts,
+            [("button_press", 1), ("plate_hit", 1), ("plate_hit", 2)]
+        );
     }
 
     #[test]
@@ -174,7 +196,12 @@ mod tests {
     fn alert_ids_are_deterministic() {
         let a = engine().process(&[READ], 1);
         let b = engine().process(&[READ], 2);
-        let ids = |o: &BatchOutput| o.alerts.iter().map(|a| a.alert_id.clone()).collect::<Vec<_>>();
+        let ids = |o: &BatchOutput| {
+            o.alerts
+                .iter()
+                .map(|a| a.alert_id.clone())
+                .collect::<Vec<_>>()
+        };
         assert_eq!(ids(&a), ids(&b));
     }
 }

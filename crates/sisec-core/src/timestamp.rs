@@ -154,7 +154,10 @@ mod tests {
             parse_rfc3339("2026-11-23T07:00:00.123456789-05:00"),
             parse_rfc3339("2026-11-23T12:00:00.123Z")
         );
-        assert_eq!(parse_rfc3339("2024-02-29t23:59:59+00:00"), Ok(1_709_251_199_000));
+        assert_eq!(
+            parse_rfc3339("2024-02-29t23:59:59+00:00"),
+            Ok(1_709_251_199_000)
+        );
         assert_eq!(parse_rfc3339("9999-12-31T23:59:59.999Z"), Ok(MAX_EPOCH_MS));
     }
 
@@ -182,10 +185,20 @@ mod tests {
 
     #[test]
     fn format_round_trips() {
-        for ms in [0, 1, 999, 1_709_251_199_000, 1_795_000_000_123, MAX_EPOCH_MS] {
+        for ms in [
+            0,
+            1,
+            999,
+            1_709_251_199_000,
+            1_795_000_000_123,
+            MAX_EPOCH_MS,
+        ] {
             assert_eq!(parse_rfc3339(&format_rfc3339_utc(ms)), Ok(ms));
         }
-        assert_eq!(format_rfc3339_utc(1_709_251_199_000), "2024-02-29T23:59:59.000Z");
+        assert_eq!(
+            format_rfc3339_utc(1_709_251_199_000),
+            "2024-02-29T23:59:59.000Z"
+        );
     }
 
     #[test]

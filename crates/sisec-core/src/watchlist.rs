@@ -151,7 +151,10 @@ impl Watchlist {
             let plate = Plate::parse(raw_plate).map_err(|e| {
                 err(
                     at,
-                    format!("plate {raw_plate:?}: {}; fix or remove the row", e.describe()),
+                    format!(
+                        "plate {raw_plate:?}: {}; fix or remove the row",
+                        e.describe()
+                    ),
                 )
             })?;
             let list = field(c_list);
@@ -245,7 +248,10 @@ mod tests {
         let csv = b"entry_id,plate,list,priority\nSV-1,abc-123,stolen_vehicle,\nW-1,ABC123,wanted,1\n# gone\nSP-1,XYZ98A,stolen_plate,3\n";
         let wl = Watchlist::from_csv(csv, "w.csv").unwrap();
         assert_eq!(wl.len(), 3);
-        let mut ids: Vec<_> = wl.exact(&plate("ABC123")).map(|e| e.entry_id.as_str()).collect();
+        let mut ids: Vec<_> = wl
+            .exact(&plate("ABC123"))
+            .map(|e| e.entry_id.as_str())
+            .collect();
         ids.sort();
         assert_eq!(ids, ["SV-1", "W-1"]);
         assert_eq!(wl.exact(&plate("ABC124")).count(), 0);
@@ -255,23 +261,31 @@ mod tests {
     #[test]
     fn entry_id_defaults_to_list_and_plate() {
         let wl = Watchlist::from_csv(b"plate,list\nabc 123,wanted\n", "w.csv").unwrap();
-        assert_eq!(wl.exact(&plate("ABC123")).next().unwrap().entry_id, "wanted:ABC123");
+        assert_eq!(
+            wl.exact(&plate("ABC123")).next().unwrap().entry_id,
+            "wanted:ABC123"
+        );
     }
 
     #[test]
     fn bad_rows_name_file_line_and_fix() {
         let e = Watchlist::from_csv(b"plate,list\nABC123,wanted\nA,wanted\n", "w.csv").unwrap_err();
         assert_eq!((e.source.as_str(), e.line), ("w.csv", Some(3)));
-        assert!(e.to_string().starts_with("w.csv line 3: plate \"A\""), "{e}");
+        assert!(
+            e.to_string().starts_with("w.csv line 3: plate \"A\""),
+            "{e}"
+        );
 
-        let e = Watchlist::from_csv(b"plate,list,priority\nABC123,wanted,7\n", "w.csv").unwrap_err();
+        let e =
+            Watchlist::from_csv(b"plate,list,priority\nABC123,wanted,7\n", "w.csv").unwrap_err();
         assert_eq!(e.line, Some(2));
         assert!(e.message.contains("1, 2, 3 or 4"));
 
         let e = Watchlist::from_csv(b"plate,kind\nABC123,wanted\n", "w.csv").unwrap_err();
         assert!(e.message.contains("no `list` column"), "{e}");
 
-        let e = Watchlist::from_csv(b"plate,list\nABC123,wanted\nabc-123,wanted\n", "w.csv").unwrap_err();
+        let e = Watchlist::from_csv(b"plate,list\nABC123,wanted\nabc-123,wanted\n", "w.csv")
+            .unwrap_err();
         assert!(e.message.contains("line 2"), "{e}");
 
         let e = Watchlist::from_csv(b"plate,list\nABC123,wanted,extra\n", "w.csv").unwrap_err();

@@ -5,7 +5,7 @@
 
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyList};
+use pyo3::types::{PyBytes, PyList, PyTuple};
 use sisec_core as core;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -74,6 +74,18 @@ struct PyEngine {
     inner: core::Engine,
 }
 
+/// The contents of a bytes object held by `holder`, for as long as `holder`.
+fn held_bytes<'t>(holder: &'t Bound<'_, PyTuple>, b: &Bound<'_, PyBytes>) -> &'t [u8] {
+    let _ = holder;
+    let s = b.as_bytes();
+    // SAFETY: `holder` (an immutable tuple) owns a strong reference to `b`, and
+    // a bytes object's buffer never moves or changes while it is alive.
+    unsafe { std::slice::from_raw_parts(s.as_ptr(), s.len()) }
+}
+
+/// Events handed to the core per GIL release.
+const CHUNK: usize = 4096;
+
 fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -105,24 +117,34 @@ impl PyEngine {
         py: Python<'py>,
         events: &Bound<'py, PyList>,
         now_ms: Option<i64>,
-    ) -> PyResult<(usize, (u64, u64, u64), Vec<AlertTuple<'py>>, Vec<RejectTuple>)> {
-        // Hold each bytes object so the borrowed slices stay valid while the
-        // GIL is released; bytes are immutable, so the slices cannot change.
-        let held: Vec<Bound<'py, PyBytes>> = events
-            .iter()
-            .enumerate()
-            .map(|(i, item)| {
-                item.cast_into::<PyBytes>().map_err(|e| {
+    ) -> PyResult<(
+        usize,
+        (u64, u64, u64),
+        Vec<AlertTuple<'py>>,
+        Vec<RejectTuple>,
+    )> {
+        // A tuple copy keeps every item alive even if another thread mutates
+        // the caller's list while the GIL is released; bytes are immutable, so
+        // the borrowed slices cannot change. Work in chunks so the slice buffer
+        // is reused and stays small (a 100k-entry Vec per call costs page faults).
+        let items = events.to_tuple();
+        let now = now_ms.unwrap_or_else(self::now_ms);
+        let mut out = core::BatchOutput::default();
+        let mut slices: Vec<&[u8]> = Vec::with_capacity(CHUNK.min(items.len()));
+        for start in (0..items.len()).step_by(CHUNK) {
+            slices.clear();
+            for i in start..items.len().min(start + CHUNK) {
+                let item = items.get_borrowed_item(i)?;
+                let bytes = item.cast::<PyBytes>().map_err(|_| {
                     PyTypeError::new_err(format!(
                         "events[{i}] must be bytes, not {}",
-                        e.into_inner().get_type().name().map_or("?".into(), |n| n.to_string())
+                        item.get_type().name().map_or("?".into(), |n| n.to_string())
                     ))
-                })
-            })
-            .collect::<PyResult<_>>()?;
-        let slices: Vec<&[u8]> = held.iter().map(|b| b.as_bytes()).collect();
-        let now = now_ms.unwrap_or_else(self::now_ms);
-        let out = py.detach(|| self.inner.process(&slices, now));
+                })?;
+                slices.push(held_bytes(&items, &bytes));
+            }
+            py.detach(|| self.inner.process_into(&slices, start, now, &mut out));
+        }
 
         let [plate, button, call] = out.accepted_by_source;
         let alerts = out
