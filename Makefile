@@ -38,9 +38,9 @@ test-rust:
 	cargo test --workspace --quiet
 
 test-py: setup
-	$(BIN)/python -m pytest -q
 	# Benchmarks run once each, unmeasured, so they cannot rot between bench runs.
 	$(BIN)/python -m pytest benches -q --benchmark-disable
+	$(BIN)/python -m pytest -q
 
 lint: setup
 	cargo fmt --all --check
