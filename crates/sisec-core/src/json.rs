@@ -576,24 +576,18 @@ impl<'a> Parser<'a> {
     /// after a comma (positioned at the next key).
     #[inline]
     fn object_next(&mut self) -> PResult<bool> {
-        self.skip_ws();
-        match self.peek() {
-            Some(b',') => {
-                self.pos += 1;
-                self.skip_ws();
-                Ok(false)
-            }
-            Some(b'}') => {
-                self.pos += 1;
-                Ok(true)
-            }
-            _ => self.expected("',' or '}' after object member"),
-        }
+        self.next_or_close(b'}', "',' or '}' after object member")
     }
 
     /// After an array element: `true` at the closing bracket (consumed).
     #[inline]
     fn array_next(&mut self) -> PResult<bool> {
+        self.next_or_close(b']', "',' or ']' after array element")
+    }
+
+    /// A comma (then whitespace: `false`) or the container's `close` (`true`).
+    #[inline]
+    fn next_or_close(&mut self, close: u8, expected: &'static str) -> PResult<bool> {
         self.skip_ws();
         match self.peek() {
             Some(b',') => {
@@ -601,11 +595,11 @@ impl<'a> Parser<'a> {
                 self.skip_ws();
                 Ok(false)
             }
-            Some(b']') => {
+            Some(c) if c == close => {
                 self.pos += 1;
                 Ok(true)
             }
-            _ => self.expected("',' or ']' after array element"),
+            _ => self.expected(expected),
         }
     }
 
