@@ -107,6 +107,47 @@ def _run_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_kafka(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "kafka",
+        help="run a local Apache Kafka broker (KRaft, 127.0.0.1) for this machine",
+        description="start: fetch the broker jars with Maven (first time), start a "
+        "single-node KRaft broker and wait until it answers; stop: end it by its pid; "
+        "status: is it running and answering; topics: create the default topics.",
+    )
+    p.add_argument("action", choices=["start", "stop", "status", "topics"])
+    p.add_argument(
+        "--home",
+        type=Path,
+        default=Path(".kafka"),
+        help="folder for jars, data, config and log (default: .kafka)",
+    )
+    p.add_argument("--port", type=int, default=9092, help="client port (default: 9092)")
+
+
+def _run_kafka(args: argparse.Namespace) -> int:
+    from sisec_stream.kafka import BrokerError, BrokerSettings, create_topics, start, status, stop
+
+    settings = BrokerSettings(home=args.home, port=args.port)
+    try:
+        if args.action == "start":
+            print(start(settings).describe())
+        elif args.action == "stop":
+            stopped = stop(settings)
+            print("kafka: stopped" if stopped else "kafka: was not running")
+        elif args.action == "status":
+            st = status(settings)
+            print(st.describe())
+            return 0 if st.answering else 1
+        else:
+            created = create_topics(settings.bootstrap)
+            print("created: " + (", ".join(created) if created else "nothing (all exist)"))
+    except BrokerError as e:
+        print(f"sisec-stream kafka {args.action}: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``sisec-stream``."""
     from sisec_stream.generator import add_generate_arguments
@@ -123,6 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="write a seeded simulated city (events, watchlist, registries, truth) to a folder",
     )
     add_generate_arguments(gen)
+    _add_kafka(sub)
     return parser
 
 
@@ -136,6 +178,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from sisec_stream.generator import run_generate
 
         return run_generate(args)
+    if args.command == "kafka":
+        return _run_kafka(args)
     parser.error(f"unknown command {args.command}")  # argparse exits
 
 

@@ -1,0 +1,51 @@
+"""The engine's Kafka topics and their creation."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+__all__ = ["DEFAULT_TOPICS", "TopicSpec", "create_topics"]
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    """A topic to create: name, partitions and extra topic configs."""
+
+    name: str
+    partitions: int = 1
+    config: dict[str, str] = field(default_factory=dict)
+
+
+#: Default topics. Plate reads get several partitions (they are ~90 % of the
+#: traffic and scale out over Bytewax workers); the watchlist topic is compacted
+#: (key = entry id, null value = delete).
+DEFAULT_TOPICS: tuple[TopicSpec, ...] = (
+    TopicSpec("sisec.plate-reads", 6),
+    TopicSpec("sisec.button-presses", 2),
+    TopicSpec("sisec.calls", 2),
+    TopicSpec("sisec.alerts", 3),
+    TopicSpec("sisec.rejects", 1),
+    TopicSpec("sisec.watchlist", 1, {"cleanup.policy": "compact"}),
+)
+
+
+def create_topics(
+    bootstrap: str, topics: Iterable[TopicSpec] = DEFAULT_TOPICS, timeout: float = 30.0
+) -> list[str]:
+    """Create the topics that do not exist yet; returns the names created."""
+    from confluent_kafka.admin import AdminClient
+    from confluent_kafka.cimpl import NewTopic
+
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    existing = set(admin.list_topics(timeout=timeout).topics)
+    new = [
+        NewTopic(t.name, num_partitions=t.partitions, replication_factor=1, config=t.config)
+        for t in topics
+        if t.name not in existing
+    ]
+    if not new:
+        return []
+    for future in admin.create_topics(new, operation_timeout=timeout).values():
+        future.result(timeout)
+    return [t.topic for t in new]
