@@ -135,3 +135,30 @@ def test_cli_status_of_a_stopped_broker(tmp_path: Path) -> None:
     )
     assert proc.returncode == 1
     assert "not running" in proc.stdout
+
+
+def test_cli_start_then_stop_from_another_process(tmp_path: Path) -> None:
+    """The user's path: `kafka start` returns with the broker detached and answering;
+    a later `kafka stop` ends exactly that process."""
+    exe = str(Path(sys.executable).with_name("sisec-stream"))
+    port = free_port_pair()
+    args = ["--home", str(tmp_path), "--port", str(port)]
+    SHARED_LIB.mkdir(parents=True, exist_ok=True)
+    (tmp_path / "lib").symlink_to(SHARED_LIB)  # reuse the fetched jars
+    started = subprocess.run(
+        [exe, "kafka", "start", *args], capture_output=True, text=True, timeout=180
+    )
+    assert started.returncode == 0, started.stderr
+    assert f"answering on 127.0.0.1:{port}" in started.stdout
+    pid = int((tmp_path / "broker.pid").read_text())
+    assert Path(f"/proc/{pid}").exists()
+    st = subprocess.run([exe, "kafka", "status", *args], capture_output=True, text=True, timeout=60)
+    assert st.returncode == 0 and "answering" in st.stdout
+    stopped = subprocess.run(
+        [exe, "kafka", "stop", *args], capture_output=True, text=True, timeout=120
+    )
+    assert stopped.returncode == 0 and "stopped" in stopped.stdout
+    deadline = time.monotonic() + 10  # init reaps the detached broker
+    while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not Path(f"/proc/{pid}").exists()
