@@ -1,0 +1,154 @@
+"""The alerts flow from Kafka to Kafka, against the real local broker."""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from confluent_kafka import Consumer, Producer
+
+from sisec_stream import Alert, Engine, Reject, Watchlist
+from sisec_stream.flow import build_alerts_flow, run_flow
+from sisec_stream.generator import Scenario, ScenarioConfig
+from sisec_stream.kafka import BrokerSettings, TopicSpec, create_topics, start, stop
+from sisec_stream.kafka.sink import DeliveryError, KafkaSink, alert_message, reject_message
+from sisec_stream.kafka.source import KafkaSource
+from test_kafka_broker import SHARED_LIB, free_port_pair
+
+INPUTS = {"plate_reads": "in.plate-reads", "button_presses": "in.buttons", "calls": "in.calls"}
+CITY = ScenarioConfig(
+    seed=21,
+    duration_s=600,
+    cameras=60,
+    watchlist_size=3000,
+    listed_share=0.05,
+    devices=80,
+    presses_per_device_per_day=30.0,
+    calls_per_hour=400,
+    malformed_share=0.01,
+)
+
+
+@pytest.fixture(scope="module")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrokerSettings]:
+    settings = BrokerSettings(
+        home=tmp_path_factory.mktemp("kafka-flow"), port=free_port_pair(), lib_dir=SHARED_LIB
+    )
+    start(settings)
+    try:
+        yield settings
+    finally:
+        stop(settings)
+
+
+@pytest.fixture(scope="module")
+def city_events(broker: BrokerSettings) -> list[bytes]:
+    """The small city, produced into three input topics (3, 2 and 1 partitions)."""
+    create_topics(
+        broker.bootstrap,
+        [
+            TopicSpec(INPUTS["plate_reads"], 3),
+            TopicSpec(INPUTS["button_presses"], 2),
+            TopicSpec(INPUTS["calls"], 1),
+        ],
+    )
+    scenario = Scenario(CITY)
+    producer = Producer({"bootstrap.servers": broker.bootstrap, "enable.idempotence": True})
+    events: list[bytes] = []
+    for source, topic in INPUTS.items():
+        for _, line, _ in scenario.events(source):  # type: ignore[arg-type]
+            producer.produce(topic, line)
+            producer.poll(0)
+            events.append(line)
+    assert producer.flush(60) == 0
+    return events
+
+
+@pytest.fixture(scope="module")
+def engine() -> Engine:
+    return Engine(watchlist=Watchlist.from_rows(Scenario(CITY).watchlist_rows()))
+
+
+def consume_all(bootstrap: str, topic: str) -> list[tuple[bytes, dict[str, bytes]]]:
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"t-{uuid.uuid4()}",
+            "auto.offset.reset": "earliest",
+            "enable.partition.eof": True,
+        }
+    )
+    meta = consumer.list_topics(topic, timeout=10)
+    n_parts = len(meta.topics[topic].partitions)
+    consumer.subscribe([topic])
+    out: list[tuple[bytes, dict[str, bytes]]] = []
+    at_end: set[int] = set()
+    for _ in range(600):  # bounded: 600 polls of up to 0.5 s
+        msg = consumer.poll(0.5)
+        if msg is None:
+            continue
+        if msg.error() is not None:
+            at_end.add(msg.partition() or 0)
+            if len(at_end) == n_parts:
+                break
+            continue
+        raw_headers: list[tuple[str, bytes]] = msg.headers() or []  # type: ignore[assignment]
+        headers = {k: v for k, v in raw_headers if isinstance(v, bytes)}
+        out.append((msg.value() or b"", headers))
+    consumer.close()
+    return out
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_kafka_to_kafka_equals_direct_processing(
+    broker: BrokerSettings, city_events: list[bytes], engine: Engine, workers: int
+) -> None:
+    alerts_topic, rejects_topic = f"out.alerts.w{workers}", f"out.rejects.w{workers}"
+    create_topics(broker.bootstrap, [TopicSpec(alerts_topic, 3), TopicSpec(rejects_topic, 1)])
+    source = KafkaSource(broker.bootstrap, list(INPUTS.values()), stop_at_end=True)
+    alert_sink: KafkaSink[Alert] = KafkaSink(broker.bootstrap, alerts_topic, alert_message)
+    reject_sink: KafkaSink[Reject] = KafkaSink(broker.bootstrap, rejects_topic, reject_message)
+    run_flow(build_alerts_flow(source, engine, alert_sink, reject_sink), workers)
+
+    direct = engine.process(city_events)
+    assert direct.alerts and direct.rejects
+    got_alerts = consume_all(broker.bootstrap, alerts_topic)
+    assert Counter(Alert_id(v) for v, _ in got_alerts) == Counter(a.alert_id for a in direct.alerts)
+    by_id = {a.alert_id: a for a in direct.alerts}
+    for value, headers in got_alerts:
+        assert headers["priority"] == str(by_id[Alert_id(value)].priority).encode()
+    got_rejects = consume_all(broker.bootstrap, rejects_topic)
+    assert Counter((v, h["reason"].decode()) for v, h in got_rejects) == Counter(
+        (r.raw, r.reason) for r in direct.rejects
+    )
+
+
+def Alert_id(value: bytes) -> str:
+    import orjson
+
+    alert_id: str = orjson.loads(value)["alert_id"]
+    return alert_id
+
+
+def test_undeliverable_alerts_fail_the_flow(
+    broker: BrokerSettings, city_events: list[bytes], engine: Engine, tmp_path: Path
+) -> None:
+    errors: list[str] = []
+    sink: KafkaSink[Alert] = KafkaSink(
+        broker.bootstrap,
+        "no.such.topic",
+        alert_message,
+        on_error=lambda topic, err: errors.append(err.str()),
+        config={"delivery.timeout.ms": 3000},
+    )
+    rejects: KafkaSink[Reject] = KafkaSink(broker.bootstrap, "no.such.topic", reject_message)
+    source = KafkaSource(broker.bootstrap, [INPUTS["button_presses"]], stop_at_end=True)
+    with pytest.raises(Exception, match="error writing output batch") as info:
+        run_flow(build_alerts_flow(source, engine, sink, rejects))
+    assert errors, "the delivery callback must have seen the failures"
+    cause = info.value.__cause__
+    assert isinstance(cause, DeliveryError), repr(cause)
+    assert "not delivered" in str(cause)
