@@ -1,11 +1,19 @@
-"""Shared fixtures: a small watchlist and hand-written events."""
+"""Shared fixtures: a small watchlist, hand-written events, a local Kafka broker."""
 
 from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from pathlib import Path
 
 import orjson
 import pytest
 
 from sisec_stream import Engine, Watchlist
+from sisec_stream.kafka import BrokerSettings, start, stop
+
+#: Kafka jars, fetched by Maven once per machine and shared by every test broker.
+SHARED_KAFKA_LIB = Path(__file__).resolve().parents[1] / ".kafka" / "lib"
 
 WATCHLIST_CSV = b"""entry_id,plate,list,priority
 SV-1,ABC123,stolen_vehicle,
@@ -66,3 +74,31 @@ def watchlist() -> Watchlist:
 @pytest.fixture
 def engine(watchlist: Watchlist) -> Engine:
     return Engine(watchlist=watchlist)
+
+
+def free_port_pair() -> int:
+    """A loopback port p with p+1 free too (client and controller listeners)."""
+    for _ in range(50):
+        with socket.socket() as a:
+            a.bind(("127.0.0.1", 0))
+            port: int = a.getsockname()[1]
+        with socket.socket() as b:
+            try:
+                b.bind(("127.0.0.1", port + 1))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError("no free pair of loopback ports")
+
+
+@pytest.fixture(scope="session")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrokerSettings]:
+    """One real broker for the session, in a temporary folder on free ports."""
+    settings = BrokerSettings(
+        home=tmp_path_factory.mktemp("kafka"), port=free_port_pair(), lib_dir=SHARED_KAFKA_LIB
+    )
+    start(settings)
+    try:
+        yield settings
+    finally:
+        stop(settings)

@@ -20,6 +20,8 @@ from typing import Any
 
 import pytest
 
+from sisec_stream import Engine, Watchlist
+from sisec_stream.contract import event_validator
 from sisec_stream.generator import (
     EVENT_FILES,
     SOURCES,
@@ -279,9 +281,7 @@ def test_every_event_passes_the_structural_contract_check(small: Written) -> Non
 
 
 def test_events_validate_against_the_shipped_schemas(small: Written) -> None:
-    contract = pytest.importorskip("sisec_stream.contract")
-    pytest.importorskip("jsonschema")
-    validator = contract.event_validator()
+    validator = event_validator()
     sample = (
         small.events["plate_reads"][::3][:2500]
         + small.events["button_presses"][:400]
@@ -675,13 +675,9 @@ def test_malformed_events_carry_their_expected_reject(tmp_path: Path) -> None:
 
 
 def test_engine_rejects_exactly_the_malformed_events(tmp_path: Path) -> None:
-    sisec = pytest.importorskip("sisec_stream")
-    engine_cls = getattr(sisec, "Engine", None)
-    if engine_cls is None:  # pragma: no cover - the engine is built separately
-        pytest.skip("sisec_stream.Engine not available")
     cfg = replace(SMALL, malformed_share=0.1, cameras=20, watchlist_size=300, duration_s=900)
     write_scenario(cfg, tmp_path, progress=False)
-    engine = engine_cls()
+    engine = Engine()
     for source in SOURCES:
         lines = read_jsonl(tmp_path / EVENT_FILES[source])
         truth = read_truth(tmp_path / TRUTH_FILES[source])
@@ -696,12 +692,9 @@ def test_engine_rejects_exactly_the_malformed_events(tmp_path: Path) -> None:
 
 
 def test_watchlist_loads_into_the_engine_and_listed_reads_hit(small: Written) -> None:
-    sisec = pytest.importorskip("sisec_stream")
-    if getattr(sisec, "Engine", None) is None:  # pragma: no cover
-        pytest.skip("sisec_stream.Engine not available")
-    watchlist = sisec.Watchlist.from_csv(small.out / "watchlist.csv")
+    watchlist = Watchlist.from_csv(small.out / "watchlist.csv")
     assert len(watchlist) == small.config.watchlist_size
-    engine = sisec.Engine(watchlist=watchlist)
+    engine = Engine(watchlist=watchlist)
     exact = [
         line
         for line, row in zip(small.lines["plate_reads"], small.truth["plate_reads"], strict=True)

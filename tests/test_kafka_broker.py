@@ -11,12 +11,13 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from confluent_kafka import Consumer, Producer
 
+from conftest import SHARED_KAFKA_LIB as SHARED_LIB
+from conftest import free_port_pair
 from sisec_stream.kafka import (
     DEFAULT_TOPICS,
     BrokerError,
@@ -26,36 +27,6 @@ from sisec_stream.kafka import (
     status,
     stop,
 )
-
-REPO = Path(__file__).resolve().parents[1]
-SHARED_LIB = REPO / ".kafka" / "lib"
-
-
-def free_port_pair() -> int:
-    """A port p with p+1 free too (client and controller listeners)."""
-    for _ in range(50):
-        with socket.socket() as a:
-            a.bind(("127.0.0.1", 0))
-            port: int = a.getsockname()[1]
-        with socket.socket() as b:
-            try:
-                b.bind(("127.0.0.1", port + 1))
-            except OSError:
-                continue
-        return port
-    raise RuntimeError("no free pair of loopback ports")
-
-
-@pytest.fixture(scope="module")
-def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrokerSettings]:
-    settings = BrokerSettings(
-        home=tmp_path_factory.mktemp("kafka"), port=free_port_pair(), lib_dir=SHARED_LIB
-    )
-    start(settings)
-    try:
-        yield settings
-    finally:
-        stop(settings)
 
 
 def test_start_is_idempotent_and_answers(broker: BrokerSettings) -> None:

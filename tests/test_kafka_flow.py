@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,10 +12,9 @@ from confluent_kafka import Consumer, Producer
 from sisec_stream import Alert, Engine, Reject, Watchlist
 from sisec_stream.flow import build_alerts_flow, run_flow
 from sisec_stream.generator import Scenario, ScenarioConfig
-from sisec_stream.kafka import BrokerSettings, TopicSpec, create_topics, start, stop
+from sisec_stream.kafka import BrokerSettings, TopicSpec, create_topics
 from sisec_stream.kafka.sink import DeliveryError, KafkaSink, alert_message, reject_message
 from sisec_stream.kafka.source import KafkaSource
-from test_kafka_broker import SHARED_LIB, free_port_pair
 
 INPUTS = {"plate_reads": "in.plate-reads", "button_presses": "in.buttons", "calls": "in.calls"}
 CITY = ScenarioConfig(
@@ -30,18 +28,6 @@ CITY = ScenarioConfig(
     calls_per_hour=400,
     malformed_share=0.01,
 )
-
-
-@pytest.fixture(scope="module")
-def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrokerSettings]:
-    settings = BrokerSettings(
-        home=tmp_path_factory.mktemp("kafka-flow"), port=free_port_pair(), lib_dir=SHARED_LIB
-    )
-    start(settings)
-    try:
-        yield settings
-    finally:
-        stop(settings)
 
 
 @pytest.fixture(scope="module")
@@ -116,17 +102,19 @@ def test_kafka_to_kafka_equals_direct_processing(
     direct = engine.process(city_events)
     assert direct.alerts and direct.rejects
     got_alerts = consume_all(broker.bootstrap, alerts_topic)
-    assert Counter(Alert_id(v) for v, _ in got_alerts) == Counter(a.alert_id for a in direct.alerts)
+    assert Counter(alert_id_of(v) for v, _ in got_alerts) == Counter(
+        a.alert_id for a in direct.alerts
+    )
     by_id = {a.alert_id: a for a in direct.alerts}
     for value, headers in got_alerts:
-        assert headers["priority"] == str(by_id[Alert_id(value)].priority).encode()
+        assert headers["priority"] == str(by_id[alert_id_of(value)].priority).encode()
     got_rejects = consume_all(broker.bootstrap, rejects_topic)
     assert Counter((v, h["reason"].decode()) for v, h in got_rejects) == Counter(
         (r.raw, r.reason) for r in direct.rejects
     )
 
 
-def Alert_id(value: bytes) -> str:
+def alert_id_of(value: bytes) -> str:
     import orjson
 
     alert_id: str = orjson.loads(value)["alert_id"]

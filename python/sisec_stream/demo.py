@@ -7,7 +7,6 @@ metrics over HTTP and ends with a summary.
 
 from __future__ import annotations
 
-import csv
 import sys
 import time
 from dataclasses import dataclass, field
@@ -16,7 +15,7 @@ from typing import IO, Any
 
 from sisec_stream.engine import Alert, Engine, Reject
 from sisec_stream.flow import build_alerts_flow, run_flow
-from sisec_stream.generator import Scenario, ScenarioConfig
+from sisec_stream.generator import Scenario, ScenarioConfig, write_watchlist
 from sisec_stream.metrics import EngineMetrics, MetricsServer
 from sisec_stream.sinks import AlertPrinter, JsonLinesSink, alert_line, reject_line
 from sisec_stream.sources import ScenarioSource
@@ -95,15 +94,6 @@ class DemoSummary:
         return "\n".join(lines)
 
 
-def _write_csv(path: Path, rows: list[dict[str, str]]) -> None:
-    with path.open("w", newline="") as f:
-        if not rows:
-            return
-        w = csv.DictWriter(f, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows(rows)
-
-
 def _serve_metrics(metrics: EngineMetrics, port: int, log: IO[str]) -> MetricsServer:
     try:
         return metrics.serve(port)
@@ -153,7 +143,7 @@ def run_demo(options: DemoOptions, *, log: IO[str] | None = None) -> DemoSummary
     out.mkdir(parents=True, exist_ok=True)
     scenario = Scenario(options.scenario)
     wl_path = out / "watchlist.csv"
-    _write_csv(wl_path, scenario.watchlist_rows())
+    write_watchlist(scenario, wl_path)
     watchlist = Watchlist.from_csv(wl_path)
     engine = Engine(watchlist=watchlist)
 

@@ -33,7 +33,12 @@ from sisec_stream.generator.scenario import (
     Scenario,
     Source,
 )
-from sisec_stream.generator.writer import EVENT_FILES, TRUTH_FILES, write_scenario
+from sisec_stream.generator.writer import (
+    EVENT_FILES,
+    TRUTH_FILES,
+    write_scenario,
+    write_watchlist,
+)
 
 __all__ = [
     "CITY_PRESETS",
@@ -53,4 +58,5 @@ __all__ = [
     "add_generate_arguments",
     "run_generate",
     "write_scenario",
+    "write_watchlist",
 ]

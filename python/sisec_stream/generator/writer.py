@@ -56,11 +56,16 @@ _FORMATTERS: Final = 2  # formatter processes of the plate-read pipeline
 _COL: Final = [itemgetter(i) for i in range(12)]  # column getters (C-level loops)
 
 
-def _write_static(sc: Scenario, out_dir: Path) -> None:
+def write_watchlist(sc: Scenario, path: Path) -> None:
+    """Write the scenario's watchlist as CSV (entry_id, plate, list, priority)."""
     # Watchlist values are ids, normalised plates and list names: no CSV quoting needed.
-    with (out_dir / "watchlist.csv").open("w", encoding="utf-8", newline="") as f:
+    with path.open("w", encoding="utf-8", newline="") as f:
         f.write("entry_id,plate,list,priority\n")
         f.write("".join([",".join(row) + "\n" for row in sc.watchlist]))
+
+
+def _write_static(sc: Scenario, out_dir: Path) -> None:
+    write_watchlist(sc, out_dir / "watchlist.csv")
     with (out_dir / "cameras.csv").open("w", encoding="utf-8", newline="") as f:
         w = csv.writer(f, lineterminator="\n")
         w.writerow(
