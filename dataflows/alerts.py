@@ -25,10 +25,21 @@ from sisec_stream.generator import Scenario, ScenarioConfig
 from sisec_stream.sinks import JsonLinesSink, alert_line, reject_line
 from sisec_stream.sources import ScenarioSource
 
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name, str(default))
+    try:
+        return int(raw)
+    except ValueError:
+        raise SystemExit(
+            f"{name}={raw!r} is not a whole number; set it to e.g. {default}"
+        ) from None
+
+
 _scenario = Scenario(
     ScenarioConfig(
-        seed=int(os.environ.get("SISEC_SCENARIO_SEED", "7")),
-        duration_s=int(os.environ.get("SISEC_SCENARIO_DURATION_S", "600")),
+        seed=_env_int("SISEC_SCENARIO_SEED", 7),
+        duration_s=_env_int("SISEC_SCENARIO_DURATION_S", 600),
     )
 )
 

@@ -34,11 +34,20 @@ def create_topics(
     bootstrap: str, topics: Iterable[TopicSpec] = DEFAULT_TOPICS, timeout: float = 30.0
 ) -> list[str]:
     """Create the topics that do not exist yet; returns the names created."""
+    from confluent_kafka import KafkaException
     from confluent_kafka.admin import AdminClient
     from confluent_kafka.cimpl import NewTopic
 
+    from sisec_stream.kafka.broker import BrokerError
+
     admin = AdminClient({"bootstrap.servers": bootstrap})
-    existing = set(admin.list_topics(timeout=timeout).topics)
+    try:
+        existing = set(admin.list_topics(timeout=timeout).topics)
+    except KafkaException as e:
+        raise BrokerError(
+            f"no Kafka broker answers on {bootstrap} ({e}); start one with "
+            "`sisec-stream kafka start` or check the address"
+        ) from e
     new = [
         NewTopic(t.name, num_partitions=t.partitions, replication_factor=1, config=t.config)
         for t in topics
