@@ -376,10 +376,10 @@ impl<'a> Parser<'a> {
         let mut path = String::new();
         for (i, seg) in self.dup.iter().rev().enumerate() {
             match seg {
-                // Same shape as the serde-based parser made: `a.b`, `a[1].b`,
-                // and no dot before a key that itself starts with `[`.
+                // `a.b`, `a[1].b`: every key but the first gets a dot, even an
+                // empty key or one starting with `[`, so no two paths look alike.
                 Seg::Key(k) => {
-                    if i > 0 && !k.starts_with('[') {
+                    if i > 0 {
                         path.push('.');
                     }
                     path.push_str(k);

@@ -240,12 +240,13 @@ fn dup_path(msg: &str) -> Option<&str> {
 }
 
 /// The path of the first duplicate key of a valid document, in document
-/// order: `a.b`, `a[1].b`, `[0].a` (no dot before a key starting with `[`).
+/// order: `a.b`, `a[1].b`, `[0].a`; every key but the first gets a dot.
 fn first_duplicate(input: &[u8]) -> Option<String> {
     let err = serde_json::from_slice::<Walk>(input).err()?;
     let msg = err.to_string();
     match dup_path(&msg) {
-        Some(path) => Some(path.to_owned()),
+        // Built bottom-up with a dot before every key; drop the leading one.
+        Some(path) => Some(path.strip_prefix('.').unwrap_or(path).to_owned()),
         None => panic!("not a duplicate: {msg}"),
     }
 }
@@ -253,11 +254,11 @@ fn first_duplicate(input: &[u8]) -> Option<String> {
 /// Walks a whole document, failing at the first repeated key in any object.
 struct Walk;
 
+/// Prefix a nested duplicate's path with its parent segment (`.key` or `[i]`).
 fn nest<E: serde::de::Error>(err: E, parent: &str) -> E {
     let msg = err.to_string();
     match dup_path(&msg) {
-        Some(inner) if inner.starts_with('[') => dup_error(&format!("{parent}{inner}")),
-        Some(inner) => dup_error(&format!("{parent}.{inner}")),
+        Some(inner) => dup_error(&format!("{parent}{inner}")),
         None => err,
     }
 }
@@ -307,9 +308,10 @@ impl<'de> serde::de::Visitor<'de> for WalkVisitor {
         let mut seen = std::collections::HashSet::new();
         while let Some(key) = map.next_key::<String>()? {
             if !seen.insert(key.clone()) {
-                return Err(dup_error(&key));
+                return Err(dup_error(&format!(".{key}")));
             }
-            map.next_value::<Walk>().map_err(|e| nest(e, &key))?;
+            map.next_value::<Walk>()
+                .map_err(|e| nest(e, &format!(".{key}")))?;
         }
         Ok(Walk)
     }
@@ -952,4 +954,18 @@ proptest! {
             check(&m, &mut tally);
         }
     }
+}
+
+/// Found by proptest in CI: an empty key before an index must keep its dot
+/// (`type.[0].plate`, not `type[0].plate`, which would be a different path).
+#[test]
+fn empty_key_keeps_its_place_in_duplicate_paths() {
+    let input = br#"{"type":{"":[{"plate":1,"plate":2}]}}"#;
+    assert_eq!(first_duplicate(input).as_deref(), Some("type.[0].plate"));
+    match sisec_core::json::parse_raw(input) {
+        Err(sisec_core::json::RawError::Duplicate(path)) => assert_eq!(path, "type.[0].plate"),
+        other => panic!("{other:?}"),
+    }
+    let input = br#"{"a":{"[x":{"k":1,"k":2}}}"#;
+    assert_eq!(first_duplicate(input).as_deref(), Some("a.[x.k"));
 }
