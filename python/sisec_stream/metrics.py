@@ -76,6 +76,26 @@ class EngineMetrics:
         self.watchlist_entries = Gauge(
             "sisec_watchlist_entries", "Watchlist entries loaded, by list.", ["list"], registry=r
         )
+        self.consumer_lag = Gauge(
+            "sisec_consumer_lag_messages",
+            "Messages in a topic-partition not yet read by this process (high watermark "
+            "minus next offset, as of the last fetch).",
+            ["topic", "partition"],
+            registry=r,
+        )
+        self.produced = Counter(
+            "sisec_produced_messages",
+            "Messages the broker acknowledged, by topic.",
+            ["topic"],
+            registry=r,
+        )
+        self.delivery_failures = Counter(
+            "sisec_delivery_failures",
+            "Messages the broker did not acknowledge after the client's retries, by topic "
+            "and librdkafka error name.",
+            ["topic", "error"],
+            registry=r,
+        )
         # Create every bounded series up front so dashboards see zeros, not gaps.
         for source in (*EVENT_TYPES, UNKNOWN_SOURCE):
             for outcome in ("accepted", "rejected"):
@@ -102,6 +122,18 @@ class EngineMetrics:
                 self.rejects.labels(reject.reason).inc()
             for alert in result.alerts:
                 self.alerts.labels(alert.kind, str(alert.priority)).inc()
+
+    def set_lag(self, topic: str, partition: int, lag: int) -> None:
+        """Publish a topic-partition's consumer lag (a Kafka source's ``on_lag``)."""
+        self.consumer_lag.labels(topic, str(partition)).set(lag)
+
+    def delivered(self, topic: str, n: int) -> None:
+        """Count acknowledged messages (a Kafka sink's ``on_delivered``)."""
+        self.produced.labels(topic).inc(n)
+
+    def delivery_failed(self, topic: str, error: str) -> None:
+        """Count one undelivered message (a Kafka sink's ``on_error``)."""
+        self.delivery_failures.labels(topic, error).inc()
 
     def set_watchlist(self, counts_by_list: dict[str, int]) -> None:
         """Publish the loaded watchlist's size per list."""

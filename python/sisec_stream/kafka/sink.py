@@ -71,7 +71,7 @@ class _ProducerPartition(StatelessSinkPartition[T]):
 
     def _on_delivery(self, err: KafkaError | None, msg: Message) -> None:
         if err is not None:
-            self._failed.append(f"{msg.topic()}: {err.str()}")
+            self._failed.append(f"{err.name()}: {err.str()}")
             if self._sink.on_error is not None:
                 self._sink.on_error(self._sink.topic, err)
 
@@ -94,6 +94,8 @@ class _ProducerPartition(StatelessSinkPartition[T]):
         left = self._producer.flush(self._sink.flush_timeout_s)
         if left:
             self._failed.append(f"{left} messages not delivered within the flush timeout")
+        if self._sink.on_delivered is not None:
+            self._sink.on_delivered(self._sink.topic, max(0, len(items) - len(self._failed)))
         if self._failed:
             failures, self._failed = self._failed, []
             log.error(
@@ -119,6 +121,9 @@ class KafkaSink(DynamicSink[T], Generic[T]):
         topic: The topic.
         encode: Item -> (key, value, headers), e.g. :func:`alert_message`.
         on_error: Called for every failed delivery (e.g. to count it in metrics).
+        on_delivered: Called after each batch with the number of acknowledged messages.
+        flush_timeout_s: Longest wait for a batch's delivery reports (default: the
+            producer's ``delivery.timeout.ms`` plus 5 s).
         config: librdkafka overrides.
     """
 
@@ -129,18 +134,26 @@ class KafkaSink(DynamicSink[T], Generic[T]):
         encode: Callable[[T], Encoded],
         *,
         on_error: Callable[[str, KafkaError], None] | None = None,
-        flush_timeout_s: float = 30.0,
+        on_delivered: Callable[[str, int], None] | None = None,
+        flush_timeout_s: float | None = None,
         config: Mapping[str, str | int | bool] | None = None,
     ) -> None:
         self.topic = topic
         self.encode = encode
         self.on_error = on_error
-        self.flush_timeout_s = flush_timeout_s
+        self.on_delivered = on_delivered
         self.config: dict[str, str | int | bool] = {
             **PRODUCER_DEFAULTS,
             "bootstrap.servers": brokers,
             **(config or {}),
         }
+        # Wait past librdkafka's own delivery timeout, so every message has its
+        # delivery report (success or failure) by the time flush returns.
+        self.flush_timeout_s = (
+            flush_timeout_s
+            if flush_timeout_s is not None
+            else int(self.config["delivery.timeout.ms"]) / 1000 + 5
+        )
 
     def build(self, step_id: str, worker_index: int, worker_count: int) -> _ProducerPartition[T]:
         """Bytewax hook: one producer per worker."""

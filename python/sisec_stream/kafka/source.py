@@ -11,7 +11,7 @@ resumes from the earliest retained offset and logs it, or fails, as configured.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Literal
 
 from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
@@ -19,7 +19,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaExcepti
 
 from sisec_stream.errors import SisecError
 
-__all__ = ["CONSUMER_DEFAULTS", "KafkaSource", "OffsetGoneError"]
+__all__ = ["CONSUMER_DEFAULTS", "KafkaSource", "LagObserver", "OffsetGoneError"]
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +38,8 @@ CONSUMER_DEFAULTS: Mapping[str, str | int | bool] = {
 }
 
 OnMissingOffset = Literal["earliest", "fail"]
+#: Called with (topic, partition, lag) after every fetch, e.g. ``EngineMetrics.set_lag``.
+LagObserver = Callable[[str, int, int], None]
 
 
 class OffsetGoneError(SisecError, RuntimeError):
@@ -59,6 +61,7 @@ class _KafkaPartition(StatefulSourcePartition[bytes, int]):
         poll_timeout_s: float,
         stop_at_end: bool,
         on_missing_offset: OnMissingOffset,
+        on_lag: LagObserver | None,
     ) -> None:
         self._consumer = Consumer(config)
         self._topic = topic
@@ -70,6 +73,8 @@ class _KafkaPartition(StatefulSourcePartition[bytes, int]):
         self._stop_at_end = stop_at_end
         self._on_missing = on_missing_offset
         self._at_end = False
+        self._on_lag = on_lag
+        self._tp = TopicPartition(topic, partition)
 
     def _offset_gone(self, err: KafkaError) -> None:
         low, _high = self._consumer.get_watermark_offsets(
@@ -114,7 +119,16 @@ class _KafkaPartition(StatefulSourcePartition[bytes, int]):
                 self._offset_gone(err)
             else:
                 raise KafkaException(err)
+        if self._on_lag is not None:
+            self._report_lag()
         return values
+
+    def _report_lag(self) -> None:
+        # Cached watermarks: the high one is refreshed by every fetch response, so
+        # this costs no broker round trip.
+        _low, high = self._consumer.get_watermark_offsets(self._tp, cached=True)
+        if high >= 0 and self._next >= 0 and self._on_lag is not None:
+            self._on_lag(self._topic, self._partition, max(0, high - self._next))
 
     def snapshot(self) -> int:
         return int(self._next)
@@ -136,6 +150,7 @@ class KafkaSource(FixedPartitionedSource[bytes, int]):
         on_missing_offset: ``"earliest"`` (resume at the earliest retained offset,
             logged) or ``"fail"`` when a saved offset was deleted by retention.
         config: librdkafka overrides (security settings, ...).
+        on_lag: Told each partition's consumer lag after every fetch.
     """
 
     def __init__(
@@ -148,8 +163,10 @@ class KafkaSource(FixedPartitionedSource[bytes, int]):
         stop_at_end: bool = False,
         on_missing_offset: OnMissingOffset = "earliest",
         config: Mapping[str, str | int | bool] | None = None,
+        on_lag: LagObserver | None = None,
     ) -> None:
         self.topics = list(topics)
+        self.on_lag = on_lag
         self.batch_size = batch_size
         self.poll_timeout_s = poll_timeout_s
         self.stop_at_end = stop_at_end
@@ -192,4 +209,5 @@ class KafkaSource(FixedPartitionedSource[bytes, int]):
             self.poll_timeout_s,
             self.stop_at_end,
             self.on_missing_offset,
+            self.on_lag,
         )
