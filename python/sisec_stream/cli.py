@@ -7,8 +7,12 @@ import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sisec_stream import __version__
+
+if TYPE_CHECKING:
+    from sisec_stream.runconfig import RunConfig
 
 __all__ = ["main", "parse_duration"]
 
@@ -123,10 +127,13 @@ def _add_kafka(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="folder for jars, data, config and log (default: .kafka)",
     )
     p.add_argument("--port", type=int, default=9092, help="client port (default: 9092)")
+    _add_config_option(p)
 
 
 def _run_kafka(args: argparse.Namespace) -> int:
+    from sisec_stream.errors import ConfigError
     from sisec_stream.kafka import BrokerError, BrokerSettings, create_topics, start, status, stop
+    from sisec_stream.kafka.topics import topic_specs
 
     settings = BrokerSettings(home=args.home, port=args.port)
     try:
@@ -140,11 +147,141 @@ def _run_kafka(args: argparse.Namespace) -> int:
             print(st.describe())
             return 0 if st.answering else 1
         else:
-            created = create_topics(settings.bootstrap)
+            config = _load_config(args.config)
+            brokers = config.brokers if args.config else settings.bootstrap
+            created = create_topics(brokers, topic_specs(config.topics))
             print("created: " + (", ".join(created) if created else "nothing (all exist)"))
     except BrokerError as e:
         print(f"sisec-stream kafka {args.action}: {e}", file=sys.stderr)
         return 1
+    except ConfigError as e:
+        print(f"sisec-stream kafka {args.action}: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _add_config_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--config",
+        "-c",
+        type=Path,
+        help="TOML configuration (brokers, topics, watchlist, metrics, client "
+        "overrides; docs/run.md); default: the built-in defaults",
+    )
+
+
+def _load_config(path: Path | None) -> RunConfig:
+    from sisec_stream.runconfig import RunConfig
+
+    return RunConfig() if path is None else RunConfig.load(path)
+
+
+def _add_run(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "run",
+        help="run the alerts flow against Kafka (or replay JSON-lines files)",
+        description="Reads the input topics, writes alerts and rejects to their topics "
+        "and serves Prometheus metrics, until stopped (SIGINT/SIGTERM) or, with "
+        "[source] stop_at_end, until the topics are read. Scale out with Bytewax's "
+        "own options: -w threads, or -i/-a processes over the Kafka partitions. "
+        "With --input, replays files instead (no broker), to OUT/alerts.jsonl and "
+        "OUT/rejects.jsonl.",
+    )
+    _add_config_option(p)
+    p.add_argument(
+        "--input", nargs="+", type=Path, metavar="FILE", help="replay these JSON-lines files"
+    )
+    p.add_argument("--out", type=Path, default=Path("out"), help="replay output folder")
+    p.add_argument("-w", "--workers-per-process", type=int, default=1, help="worker threads")
+    p.add_argument("-i", "--process-id", type=int, help="this process's id (with -a)")
+    p.add_argument(
+        "-a",
+        "--addresses",
+        help='every process\'s host:port, separated by ";", e.g. "127.0.0.1:2101;127.0.0.1:2102"',
+    )
+
+
+def _run_run(args: argparse.Namespace) -> int:
+    import logging
+
+    from sisec_stream.errors import ConfigError
+    from sisec_stream.runner import RunOptions, run
+
+    prog = "sisec-stream run"
+    if args.workers_per_process < 1:
+        print(f"{prog}: -w must be at least 1", file=sys.stderr)
+        return 2
+    addresses = [a.strip() for a in (args.addresses or "").split(";") if a.strip()]
+    if (args.process_id is None) != (not addresses):
+        print(f"{prog}: -i and -a go together (a process id and every address)", file=sys.stderr)
+        return 2
+    if args.process_id is not None and not 0 <= args.process_id < len(addresses):
+        print(
+            f"{prog}: -i {args.process_id} is not an index into the {len(addresses)} addresses",
+            file=sys.stderr,
+        )
+        return 2
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    options = RunOptions(
+        workers=args.workers_per_process,
+        process_id=args.process_id,
+        addresses=addresses,
+        inputs=args.input or [],
+        out_dir=args.out,
+    )
+    try:
+        config = _load_config(args.config)
+        return run(config, options)
+    except ConfigError as e:
+        print(f"{prog}: {e}", file=sys.stderr)
+        return 2
+
+
+def _add_produce(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "produce",
+        help="replay JSON-lines files (e.g. from generate) into the input topics",
+        description="Each file goes to its source's topic (plate_reads.jsonl -> the plate "
+        "reads topic, ...), or to --topic. Messages are keyed by camera/device/call id; "
+        "every delivery is checked.",
+    )
+    _add_config_option(p)
+    p.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    p.add_argument("--topic", help="send every file to this topic")
+    p.add_argument(
+        "--rate", type=_positive_float, help="events per second overall (default: flat out)"
+    )
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _run_produce(args: argparse.Namespace) -> int:
+    from sisec_stream.errors import ConfigError, SisecError
+    from sisec_stream.kafka.produce import SOURCES, produce_files
+
+    try:
+        config = _load_config(args.config)
+        topics = {s: config.topics.for_source(s) for s in SOURCES}
+        report = produce_files(
+            args.files,
+            config.brokers,
+            topics,
+            topic=args.topic,
+            rate=args.rate,
+            progress=not args.no_progress,
+            config=config.kafka.producer_config(),
+        )
+    except ConfigError as e:
+        print(f"sisec-stream produce: {e}", file=sys.stderr)
+        return 2
+    except SisecError as e:
+        print(f"sisec-stream produce: {e}", file=sys.stderr)
+        return 1
+    rate = report.total / report.seconds if report.seconds > 0 else 0.0
+    for topic, n in report.sent.items():
+        print(f"{topic:<28}{n:>12,}")
+    print(f"produced {report.total:,} events in {report.seconds:.2f} s ({rate:,.0f}/s)")
     return 0
 
 
@@ -165,6 +302,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_generate_arguments(gen)
     _add_kafka(sub)
+    _add_run(sub)
+    _add_produce(sub)
     return parser
 
 
@@ -180,6 +319,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_generate(args)
     if args.command == "kafka":
         return _run_kafka(args)
+    if args.command == "run":
+        return _run_run(args)
+    if args.command == "produce":
+        return _run_produce(args)
     parser.error(f"unknown command {args.command}")  # argparse exits
 
 

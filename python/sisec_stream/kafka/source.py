@@ -11,7 +11,9 @@ resumes from the earliest retained offset and logs it, or fails, as configured.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
@@ -58,10 +60,11 @@ class _KafkaPartition(StatefulSourcePartition[bytes, int]):
         partition: int,
         resume_at: int | None,
         batch_size: int,
-        poll_timeout_s: float,
+        idle_wait_s: float,
         stop_at_end: bool,
         on_missing_offset: OnMissingOffset,
         on_lag: LagObserver | None,
+        stop: threading.Event | None,
     ) -> None:
         self._consumer = Consumer(config)
         self._topic = topic
@@ -69,7 +72,9 @@ class _KafkaPartition(StatefulSourcePartition[bytes, int]):
         self._next = resume_at if resume_at is not None else OFFSET_BEGINNING
         self._consumer.assign([TopicPartition(topic, partition, self._next)])
         self._batch_size = batch_size
-        self._timeout = poll_timeout_s
+        self._idle_wait = timedelta(seconds=idle_wait_s)
+        self._awake: datetime | None = None
+        self._stop = stop
         self._stop_at_end = stop_at_end
         self._on_missing = on_missing_offset
         self._at_end = False
@@ -99,10 +104,16 @@ class _KafkaPartition(StatefulSourcePartition[bytes, int]):
         self._consumer.assign([TopicPartition(self._topic, self._partition, low)])
 
     def next_batch(self) -> list[bytes]:
-        if self._at_end and self._stop_at_end:
+        if (self._at_end and self._stop_at_end) or (self._stop is not None and self._stop.is_set()):
             raise StopIteration
         values: list[bytes] = []
-        for msg in self._consumer.consume(self._batch_size, self._timeout):
+        # Never block here: one worker polls all its partitions in turn, so a
+        # blocking consume would add its timeout per idle partition to every
+        # alert's latency. librdkafka prefetches in the background; when nothing
+        # is queued, next_awake parks this partition for ``idle_wait``.
+        msgs = self._consumer.consume(self._batch_size, 0)
+        self._awake = None if msgs else datetime.now(UTC) + self._idle_wait
+        for msg in msgs:
             err = msg.error()
             if err is None:
                 value = msg.value()
@@ -130,6 +141,9 @@ class _KafkaPartition(StatefulSourcePartition[bytes, int]):
         if high >= 0 and self._next >= 0 and self._on_lag is not None:
             self._on_lag(self._topic, self._partition, max(0, high - self._next))
 
+    def next_awake(self) -> datetime | None:
+        return self._awake
+
     def snapshot(self) -> int:
         return int(self._next)
 
@@ -144,13 +158,16 @@ class KafkaSource(FixedPartitionedSource[bytes, int]):
         brokers: ``bootstrap.servers``.
         topics: Topics to read.
         batch_size: Most messages per ``consume`` call.
-        poll_timeout_s: How long one ``consume`` waits for messages.
+        idle_wait_s: When a partition has nothing queued, how long before it is
+            polled again (bounds the latency it adds; polls never block).
         stop_at_end: End when every partition is at its end (replays, tests);
             False for a stream worker that runs forever.
         on_missing_offset: ``"earliest"`` (resume at the earliest retained offset,
             logged) or ``"fail"`` when a saved offset was deleted by retention.
         config: librdkafka overrides (security settings, ...).
         on_lag: Told each partition's consumer lag after every fetch.
+        stop: When set, every partition ends at its next poll (graceful shutdown:
+            batches in flight still reach the sinks).
     """
 
     def __init__(
@@ -159,16 +176,18 @@ class KafkaSource(FixedPartitionedSource[bytes, int]):
         topics: Sequence[str],
         *,
         batch_size: int = 5000,
-        poll_timeout_s: float = 0.05,
+        idle_wait_s: float = 0.002,
         stop_at_end: bool = False,
         on_missing_offset: OnMissingOffset = "earliest",
         config: Mapping[str, str | int | bool] | None = None,
         on_lag: LagObserver | None = None,
+        stop: threading.Event | None = None,
     ) -> None:
         self.topics = list(topics)
         self.on_lag = on_lag
         self.batch_size = batch_size
-        self.poll_timeout_s = poll_timeout_s
+        self.idle_wait_s = idle_wait_s
+        self.stop = stop
         self.stop_at_end = stop_at_end
         self.on_missing_offset = on_missing_offset
         self.config: dict[str, str | int | bool] = {
@@ -206,8 +225,9 @@ class KafkaSource(FixedPartitionedSource[bytes, int]):
             int(partition),
             resume_state,
             self.batch_size,
-            self.poll_timeout_s,
+            self.idle_wait_s,
             self.stop_at_end,
             self.on_missing_offset,
             self.on_lag,
+            self.stop,
         )

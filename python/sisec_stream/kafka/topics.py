@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-__all__ = ["DEFAULT_TOPICS", "TopicSpec", "create_topics"]
+from sisec_stream.runconfig import Topics
+
+__all__ = ["DEFAULT_TOPICS", "TopicSpec", "create_topics", "topic_specs"]
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,15 @@ DEFAULT_TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec("sisec.rejects", 1),
     TopicSpec("sisec.watchlist", 1, {"cleanup.policy": "compact"}),
 )
+
+
+def topic_specs(names: Topics) -> list[TopicSpec]:
+    """The default topic layout under configured names."""
+    by_default = dict(zip(Topics.__dataclass_fields__, DEFAULT_TOPICS, strict=True))
+    return [
+        TopicSpec(getattr(names, attr), spec.partitions, spec.config)
+        for attr, spec in by_default.items()
+    ]
 
 
 def create_topics(

@@ -1,0 +1,240 @@
+"""The configuration file of ``sisec-stream run`` (TOML).
+
+Every key has a default, so an empty file is a working configuration for a
+broker on 127.0.0.1:9092. Unknown keys and wrong types fail at load with the
+file, the key and what to write instead: a typo must not silently fall back to a
+default in a 24/7 worker. Relative paths are relative to the file's folder.
+See ``docs/run.md`` for an annotated example.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, cast
+
+from sisec_stream.engine import Engine, EngineConfig
+from sisec_stream.errors import ConfigError
+
+__all__ = ["ClientSettings", "RunConfig", "Topics"]
+
+Scalar = str | int | bool
+
+
+@dataclass(frozen=True)
+class Topics:
+    """Topic names; the defaults are those ``sisec-stream kafka topics`` creates."""
+
+    plate_reads: str = "sisec.plate-reads"
+    button_presses: str = "sisec.button-presses"
+    calls: str = "sisec.calls"
+    alerts: str = "sisec.alerts"
+    rejects: str = "sisec.rejects"
+    watchlist: str = "sisec.watchlist"
+
+    @property
+    def inputs(self) -> list[str]:
+        """The topics events are read from."""
+        return [self.plate_reads, self.button_presses, self.calls]
+
+    def for_source(self, source: str) -> str:
+        """Input topic of a generated file's source (``plate_reads``, ...)."""
+        topic: str = getattr(self, source)
+        return topic
+
+
+@dataclass(frozen=True)
+class ClientSettings:
+    """librdkafka settings: ``client`` goes to every client (security settings),
+    ``consumer`` / ``producer`` to one kind; they override the tuned defaults."""
+
+    client: Mapping[str, Scalar] = field(default_factory=dict)
+    consumer: Mapping[str, Scalar] = field(default_factory=dict)
+    producer: Mapping[str, Scalar] = field(default_factory=dict)
+
+    def consumer_config(self) -> dict[str, Scalar]:
+        """Overrides for consumers."""
+        return {**self.client, **self.consumer}
+
+    def producer_config(self) -> dict[str, Scalar]:
+        """Overrides for producers."""
+        return {**self.client, **self.producer}
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything ``sisec-stream run`` needs besides Bytewax's own options.
+
+    Attributes:
+        source: The file it was read from (``None``: defaults).
+        brokers: ``bootstrap.servers``.
+        kafka: librdkafka overrides.
+        topics: Topic names.
+        batch_size: Most messages per consume call (one engine batch).
+        on_missing_offset: ``earliest`` or ``fail`` when retention deleted a saved offset.
+        stop_at_end: End when every input partition is read (replays); False for 24/7.
+        watchlist_file: CSV watchlist; ``None`` runs with an empty list.
+        metrics_host, metrics_port: Where ``/metrics`` is served; process ``i`` of a
+            multi-process run serves on ``metrics_port + i``; ``None`` serves nothing.
+        recovery_dir: Bytewax recovery folder (offsets survive restarts); ``None``: off.
+        snapshot_interval_s: Seconds between recovery snapshots.
+        engine: Engine settings (priorities, size limit).
+    """
+
+    source: Path | None = None
+    brokers: str = "127.0.0.1:9092"
+    kafka: ClientSettings = field(default_factory=ClientSettings)
+    topics: Topics = field(default_factory=Topics)
+    batch_size: int = 5000
+    on_missing_offset: Literal["earliest", "fail"] = "earliest"
+    stop_at_end: bool = False
+    watchlist_file: Path | None = None
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int | None = 9464
+    recovery_dir: Path | None = None
+    snapshot_interval_s: float = 10.0
+    engine: EngineConfig = field(default_factory=EngineConfig)
+
+    @classmethod
+    def load(cls, path: str | Path) -> RunConfig:
+        """Read a TOML file; :class:`ConfigError` names the file, key and fix."""
+        p = Path(path)
+        try:
+            text = p.read_text(encoding="utf-8")
+        except OSError as e:
+            raise ConfigError(f"{p}: cannot read the configuration ({e.strerror})") from e
+        except UnicodeDecodeError as e:
+            raise ConfigError(f"{p}: not UTF-8 text ({e}); save it as UTF-8") from e
+        try:
+            doc = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as e:
+            raise ConfigError(f"{p}: not valid TOML: {e}") from e
+        return cls.from_dict(doc, source=p)
+
+    @classmethod
+    def from_dict(cls, doc: Mapping[str, Any], source: Path | None = None) -> RunConfig:
+        """Build from a parsed document (the TOML layout)."""
+        r = _Reader(doc, source)
+        kafka = r.table("kafka", {"brokers", "client", "consumer", "producer"})
+        source_t = r.table("source", {"batch_size", "on_missing_offset", "stop_at_end"})
+        watchlist = r.table("watchlist", {"file"})
+        metrics = r.table("metrics", {"host", "port", "enabled"})
+        recovery = r.table("recovery", {"dir", "snapshot_interval_s"})
+        topics_t = r.table("topics", set(Topics.__dataclass_fields__))
+        engine_t = r.table("engine", set(EngineConfig.__dataclass_fields__))
+        r.no_other_tables(
+            {"kafka", "source", "watchlist", "metrics", "recovery", "topics", "engine"}
+        )
+
+        on_missing = r.choice(source_t, "source", "on_missing_offset", ("earliest", "fail"))
+        metrics_on = r.boolean(metrics, "metrics", "enabled", True)
+        return cls(
+            source=source,
+            brokers=r.string(kafka, "kafka", "brokers", cls.brokers),
+            kafka=ClientSettings(
+                client=r.client_table(kafka, "client"),
+                consumer=r.client_table(kafka, "consumer"),
+                producer=r.client_table(kafka, "producer"),
+            ),
+            topics=Topics(**{k: r.string(topics_t, "topics", k, "") for k in topics_t}),
+            batch_size=r.integer(source_t, "source", "batch_size", cls.batch_size, 1, 1_000_000),
+            on_missing_offset=cast(Literal["earliest", "fail"], on_missing or "earliest"),
+            stop_at_end=r.boolean(source_t, "source", "stop_at_end", False),
+            watchlist_file=r.path(watchlist, "watchlist", "file"),
+            metrics_host=r.string(metrics, "metrics", "host", cls.metrics_host),
+            metrics_port=(
+                r.integer(metrics, "metrics", "port", 9464, 0, 65535) if metrics_on else None
+            ),
+            recovery_dir=r.path(recovery, "recovery", "dir"),
+            snapshot_interval_s=float(
+                r.integer(recovery, "recovery", "snapshot_interval_s", 10, 1, 86_400)
+            ),
+            engine=r.engine(engine_t),
+        )
+
+
+class _Reader:
+    """Typed access to the parsed TOML with errors that name file and key."""
+
+    def __init__(self, doc: Mapping[str, Any], source: Path | None) -> None:
+        self.doc = doc
+        self.where = str(source) if source is not None else "<config>"
+        self.base = source.parent if source is not None else Path()
+
+    def fail(self, key: str, problem: str) -> ConfigError:
+        return ConfigError(f"{self.where}: {key}: {problem}", key=key)
+
+    def table(self, name: str, known: set[str]) -> dict[str, Any]:
+        t = self.doc.get(name, {})
+        if not isinstance(t, dict):
+            raise self.fail(name, f"must be a table ([{name}]), got {type(t).__name__}")
+        unknown = sorted(set(t) - known)
+        if unknown:
+            raise self.fail(
+                f"{name}.{unknown[0]}",
+                f"unknown key; known keys of [{name}]: {', '.join(sorted(known))}",
+            )
+        return t
+
+    def no_other_tables(self, known: set[str]) -> None:
+        unknown = sorted(set(self.doc) - known)
+        if unknown:
+            raise self.fail(
+                unknown[0], f"unknown section; known sections: {', '.join(sorted(known))}"
+            )
+
+    def string(self, t: Mapping[str, Any], name: str, key: str, default: str) -> str:
+        v = t.get(key, default)
+        if not isinstance(v, str) or (key in t and not v.strip()):
+            raise self.fail(f"{name}.{key}", f"must be a non-empty string, got {v!r}")
+        return v
+
+    def integer(
+        self, t: Mapping[str, Any], name: str, key: str, default: int, lo: int, hi: int
+    ) -> int:
+        v = t.get(key, default)
+        if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
+            raise self.fail(f"{name}.{key}", f"must be a whole number {lo}..{hi}, got {v!r}")
+        return v
+
+    def boolean(self, t: Mapping[str, Any], name: str, key: str, default: bool) -> bool:
+        v = t.get(key, default)
+        if not isinstance(v, bool):
+            raise self.fail(f"{name}.{key}", f"must be true or false, got {v!r}")
+        return v
+
+    def choice(
+        self, t: Mapping[str, Any], name: str, key: str, options: tuple[str, ...]
+    ) -> str | None:
+        v = t.get(key)
+        if v is not None and v not in options:
+            raise self.fail(f"{name}.{key}", f"must be one of {', '.join(options)}; got {v!r}")
+        return v
+
+    def path(self, t: Mapping[str, Any], name: str, key: str) -> Path | None:
+        if key not in t:
+            return None
+        v = self.string(t, name, key, "")
+        return self.base / Path(v).expanduser()
+
+    def client_table(self, kafka: Mapping[str, Any], key: str) -> dict[str, Scalar]:
+        t = kafka.get(key, {})
+        if not isinstance(t, dict):
+            raise self.fail(f"kafka.{key}", "must be a table of librdkafka settings")
+        for k, v in t.items():
+            if not isinstance(v, str | int | bool):
+                raise self.fail(
+                    f"kafka.{key}.{k}",
+                    f"librdkafka settings are strings, numbers or booleans; got {v!r}",
+                )
+        return dict(t)
+
+    def engine(self, t: Mapping[str, Any]) -> EngineConfig:
+        try:
+            config = EngineConfig(**t)
+            Engine(config)  # the core checks every value: fail at load, not at run
+        except (TypeError, ValueError) as e:
+            raise self.fail("engine", f"{e}") from e
+        return config

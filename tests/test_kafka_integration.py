@@ -1,0 +1,282 @@
+"""End to end against the real broker, with the commands a user runs.
+
+``sisec-stream generate`` writes a city with ground truth; ``sisec-stream produce``
+replays it (plus a corpus of malformed events covering every reason code) into
+the input topics; ``sisec-stream run`` runs as 1 or 2 worker *processes*
+(Bytewax ``-i/-a``) until its metrics, scraped over HTTP, have counted every
+event; it is then stopped with SIGTERM. Expectations come from the generator's
+truth files and the watchlist file, never from the engine: every clean read of a
+listed plate gives a hit per matching entry, every press one button alert, every
+injected malformed event one reject with its reason and field, nothing else.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+import pytest
+from confluent_kafka import Producer
+from prometheus_client.parser import text_string_to_metric_families
+
+from sisec_stream.cli import main as cli_main
+from sisec_stream.engine import REJECT_REASONS
+from sisec_stream.kafka import BrokerSettings
+
+from conftest import free_port_pair
+from test_kafka_flow import consume_all
+
+CORPUS_BAD = Path(__file__).parent / "corpus" / "events_bad.jsonl"
+SOURCES = ("plate_reads", "button_presses", "calls")
+
+
+@dataclass(frozen=True)
+class Expected:
+    """What the engine must output for the produced events."""
+
+    n_events: int
+    hits: Counter[tuple[str, str]]  # (event_id, entry_id)
+    presses: Counter[str]  # event_id
+    rejects: Counter[tuple[bytes, str, str]]  # (raw, reason, field or "")
+
+    @property
+    def n_out(self) -> int:
+        """Messages the flow must produce (alerts and rejects)."""
+        return self.hits.total() + self.presses.total() + self.rejects.total()
+
+
+def _normalise(plate: str) -> str:
+    return "".join(c for c in plate.upper() if c not in " -.")
+
+
+def _truth_rows(folder: Path, source: str) -> list[tuple[bytes, dict[str, str]]]:
+    """Each event line with its truth row (the files are in the same order)."""
+    lines = (folder / f"{source}.jsonl").read_bytes().splitlines()
+    with (folder / f"truth_{source}.csv").open(encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert len(lines) == len(rows)
+    return list(zip(lines, rows, strict=True))
+
+
+def _corpus_and_huge() -> list[tuple[bytes, str, str]]:
+    """The malformed corpus, plus a too_large event: every reason code once at least."""
+    out = []
+    for line in CORPUS_BAD.read_bytes().splitlines():
+        doc = orjson.loads(line)
+        out.append((doc["raw"].encode(), doc["reason"], doc["field"] or ""))
+    huge = orjson.dumps(
+        {"type": "plate_read", "event_id": "huge-1", "note": "x" * 70_000, "plate": "ABC123"}
+    )
+    out.append((huge, "too_large", ""))
+    assert {reason for _, reason, _ in out} == set(REJECT_REASONS)
+    return out
+
+
+def _expected(folder: Path, injected: list[tuple[bytes, str, str]]) -> Expected:
+    entries: dict[str, list[str]] = {}
+    with (folder / "watchlist.csv").open(encoding="utf-8", newline="") as f:
+        for row in csv.DictReader(f):
+            entries.setdefault(_normalise(row["plate"]), []).append(row["entry_id"])
+    hits: Counter[tuple[str, str]] = Counter()
+    presses: Counter[str] = Counter()
+    rejects: Counter[tuple[bytes, str, str]] = Counter(injected)
+    n = len(injected)
+    for source in SOURCES:
+        for line, row in _truth_rows(folder, source):
+            n += 1
+            if row["malformed_reason"]:
+                rejects[(line, row["malformed_reason"], row["malformed_field"])] += 1
+            elif source == "plate_reads":
+                for entry in entries.get(row["read_plate_normalised"], []):
+                    hits[(row["event_id"], entry)] += 1
+            elif source == "button_presses" and row["action"] == "press":
+                presses[row["event_id"]] += 1
+    return Expected(n, hits, presses, rejects)
+
+
+@pytest.fixture(scope="module")
+def city(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("city")
+    code = cli_main(
+        [
+            "generate",
+            "--out",
+            str(folder),
+            "--seed",
+            "11",
+            "--duration",
+            "900",
+            "--cameras",
+            "60",
+            "--watchlist-size",
+            "3000",
+            "--listed-share",
+            "0.05",
+            "--devices",
+            "80",
+            "--presses-per-device-per-day",
+            "40",
+            "--malformed-share",
+            "0.01",
+            "--no-progress",
+        ]
+    )
+    assert code == 0
+    return folder
+
+
+def _write_config(path: Path, broker: BrokerSettings, tag: str, city: Path, port: int) -> None:
+    topics = "\n".join(
+        f'{name} = "{tag}.{name}"'
+        for name in ("plate_reads", "button_presses", "calls", "alerts", "rejects", "watchlist")
+    )
+    path.write_text(
+        f"""[kafka]
+brokers = "{broker.bootstrap}"
+[kafka.consumer]
+"client.id" = "sisec-it-{tag}"
+[topics]
+{topics}
+[watchlist]
+file = "{city / "watchlist.csv"}"
+[metrics]
+port = {port}
+""",
+        encoding="utf-8",
+    )
+
+
+def _scrape(port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+        text = r.read().decode()
+    out = {}
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            out[(s.name, tuple(sorted(s.labels.items())))] = s.value
+    return out
+
+
+def _total(
+    samples: list[dict[tuple[str, tuple[tuple[str, str], ...]], float]], name: str, **labels: str
+) -> float:
+    want = set(labels.items())
+    return sum(
+        v for scrape in samples for (n, lab), v in scrape.items() if n == name and want <= set(lab)
+    )
+
+
+def _python_cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "sisec_stream", *args]
+
+
+@pytest.mark.parametrize("processes", [1, 2])
+def test_generated_city_through_kafka_gives_exactly_the_truth(
+    broker: BrokerSettings, city: Path, tmp_path: Path, processes: int
+) -> None:
+    tag = f"it{processes}-{uuid.uuid4().hex[:6]}"
+    metrics_port = free_port_pair()
+    config = tmp_path / "sisec.toml"
+    _write_config(config, broker, tag, city, metrics_port)
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    subprocess.run(
+        _python_cli("kafka", "topics", "--config", str(config)), check=True, env=env, timeout=120
+    )
+    subprocess.run(
+        _python_cli(
+            "produce",
+            "--config",
+            str(config),
+            "--no-progress",
+            *(str(city / f"{s}.jsonl") for s in SOURCES),
+        ),
+        check=True,
+        env=env,
+        timeout=300,
+    )
+    injected = _corpus_and_huge()
+    producer = Producer({"bootstrap.servers": broker.bootstrap})
+    for raw, _, _ in injected:
+        producer.produce(f"{tag}.plate_reads", raw)
+    assert producer.flush(30) == 0
+    expected = _expected(city, injected)
+
+    bytewax_port = free_port_pair()
+    addresses = ";".join(f"127.0.0.1:{bytewax_port + i}" for i in range(processes))
+    procs = []
+    for i in range(processes):
+        scale = ["-i", str(i), "-a", addresses] if processes > 1 else []
+        procs.append(
+            subprocess.Popen(
+                _python_cli("run", "--config", str(config), *scale),
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+        )
+    try:
+        samples = []
+        for _ in range(600):  # bounded: at most ~2 minutes
+            time.sleep(0.2)
+            assert all(p.poll() is None for p in procs), "a worker process exited early"
+            try:
+                samples = [_scrape(metrics_port + i) for i in range(processes)]
+            except OSError:
+                continue  # not serving yet
+            counted = _total(samples, "sisec_events_total")
+            produced = _total(samples, "sisec_produced_messages_total")
+            if counted >= expected.n_events and produced >= expected.n_out:
+                break
+        for p in procs:
+            p.send_signal(signal.SIGTERM)
+        outputs = [p.communicate(timeout=60)[0] for p in procs]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait(10)
+    for p, out in zip(procs, outputs, strict=True):
+        assert p.returncode == 0, out
+
+    alerts = [orjson.loads(v) for v, _ in consume_all(broker.bootstrap, f"{tag}.alerts")]
+    hits = Counter(
+        (a["events"][0], a["details"]["entry_id"]) for a in alerts if a["kind"] == "plate_hit"
+    )
+    presses = Counter(a["events"][0] for a in alerts if a["kind"] == "button_press")
+    assert hits == expected.hits
+    assert presses == expected.presses
+    assert len(alerts) == sum(expected.hits.values()) + sum(expected.presses.values())
+    assert expected.hits and expected.presses and len(expected.rejects) > len(REJECT_REASONS)
+
+    rejects = Counter(
+        (raw, h["reason"].decode(), h.get("field", b"").decode())
+        for raw, h in consume_all(broker.bootstrap, f"{tag}.rejects")
+    )
+    assert rejects == expected.rejects
+
+    # The metrics, scraped over HTTP from every process, agree with the topics.
+    assert _total(samples, "sisec_events_total") == expected.n_events
+    assert _total(samples, "sisec_events_total", outcome="rejected") == expected.rejects.total()
+    for reason in REJECT_REASONS:
+        want = sum(n for (_, r, _), n in expected.rejects.items() if r == reason)
+        assert _total(samples, "sisec_rejects_total", reason=reason) == want, reason
+    assert _total(samples, "sisec_alerts_total") == len(alerts)
+    assert _total(samples, "sisec_produced_messages_total", topic=f"{tag}.alerts") == len(alerts)
+    assert _total(samples, "sisec_produced_messages_total", topic=f"{tag}.rejects") == (
+        expected.rejects.total()
+    )
+    assert _total(samples, "sisec_delivery_failures_total") == 0
+    assert _total(samples, "sisec_consumer_lag_messages") == 0
+    if processes == 2:
+        per_process = [_total([s], "sisec_events_total") for s in samples]
+        assert all(n > 0 for n in per_process), f"both processes must work: {per_process}"
