@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,7 +9,8 @@ import orjson
 import pytest
 
 from sisec_stream import Engine, Watchlist
-from sisec_stream.kafka import BrokerSettings, start, stop
+from sisec_stream.kafka import BrokerSettings
+from sisec_stream.kafka.testing import temporary_broker
 
 #: Kafka jars, fetched by Maven once per machine and shared by every test broker.
 SHARED_KAFKA_LIB = Path(__file__).resolve().parents[1] / ".kafka" / "lib"
@@ -76,29 +76,8 @@ def engine(watchlist: Watchlist) -> Engine:
     return Engine(watchlist=watchlist)
 
 
-def free_port_pair() -> int:
-    """A loopback port p with p+1 free too (client and controller listeners)."""
-    for _ in range(50):
-        with socket.socket() as a:
-            a.bind(("127.0.0.1", 0))
-            port: int = a.getsockname()[1]
-        with socket.socket() as b:
-            try:
-                b.bind(("127.0.0.1", port + 1))
-            except OSError:
-                continue
-        return port
-    raise RuntimeError("no free pair of loopback ports")
-
-
 @pytest.fixture(scope="session")
 def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrokerSettings]:
     """One real broker for the session, in a temporary folder on free ports."""
-    settings = BrokerSettings(
-        home=tmp_path_factory.mktemp("kafka"), port=free_port_pair(), lib_dir=SHARED_KAFKA_LIB
-    )
-    start(settings)
-    try:
+    with temporary_broker(tmp_path_factory.mktemp("kafka"), SHARED_KAFKA_LIB) as settings:
         yield settings
-    finally:
-        stop(settings)

@@ -17,7 +17,6 @@ import pytest
 from confluent_kafka import Consumer, Producer
 
 from conftest import SHARED_KAFKA_LIB as SHARED_LIB
-from conftest import free_port_pair
 from sisec_stream.kafka import (
     DEFAULT_TOPICS,
     BrokerError,
@@ -27,6 +26,7 @@ from sisec_stream.kafka import (
     status,
     stop,
 )
+from sisec_stream.kafka.testing import free_port_pair
 
 
 def test_start_is_idempotent_and_answers(broker: BrokerSettings) -> None:

@@ -12,18 +12,20 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from bytewax.inputs import DynamicSource, StatelessSourcePartition
 from confluent_kafka import KafkaError, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
-from conftest import SHARED_KAFKA_LIB, button, free_port_pair
+from conftest import SHARED_KAFKA_LIB, button
 from sisec_stream import Alert, Engine, Reject
 from sisec_stream.flow import build_alerts_flow, run_flow
-from sisec_stream.kafka import BrokerSettings, TopicSpec, create_topics, start, stop
+from sisec_stream.kafka import BrokerSettings, TopicSpec, create_topics, stop
 from sisec_stream.kafka.sink import DeliveryError, KafkaSink, alert_message, reject_message
 from sisec_stream.kafka.source import KafkaSource, OffsetGoneError
+from sisec_stream.kafka.testing import temporary_broker
 from sisec_stream.metrics import EngineMetrics
 
 
@@ -38,19 +40,35 @@ def _produce(bootstrap: str, topic: str, values: list[bytes]) -> None:
     assert producer.flush(30) == 0
 
 
-def _drain(source: KafkaSource) -> list[bytes]:
-    """Read every partition of ``source`` (stop_at_end) from offset ``resume``."""
-    out: list[bytes] = []
-    for part in source.list_parts():
-        p = source.build_part("in", part, 10)
+def _batches(part: Any, timeout_s: float = 30.0) -> Iterator[list[bytes]]:
+    """A partition's non-empty batches until it ends (stop_at_end), bounded in time.
+
+    Polls never block, so an empty batch means "nothing yet": wait a little, as
+    Bytewax does with ``next_awake``.
+    """
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
         try:
-            for _ in range(200):  # bounded
-                try:
-                    out += p.next_batch()
-                except StopIteration:
-                    break
+            batch = part.next_batch()
+        except StopIteration:
+            return
+        if batch:
+            yield batch
+        else:
+            time.sleep(0.005)
+    raise AssertionError("the partition did not reach its end in time")
+
+
+def _drain(source: KafkaSource) -> list[bytes]:
+    """Read every partition of ``source`` (stop_at_end) from saved offset 10."""
+    out: list[bytes] = []
+    for part_key in source.list_parts():
+        part = source.build_part("in", part_key, 10)
+        try:
+            for batch in _batches(part):
+                out += batch
         finally:
-            p.close()
+            part.close()
     return out
 
 
@@ -100,12 +118,8 @@ def test_consumer_lag_is_published(broker: BrokerSettings) -> None:
     lags = []
     labels = {"topic": topic, "partition": "0"}
     try:
-        for _ in range(100):  # bounded: 30 batches are expected
-            try:
-                if part.next_batch():
-                    lags.append(metrics.value("sisec_consumer_lag_messages", labels))
-            except StopIteration:
-                break
+        for _ in _batches(part):
+            lags.append(metrics.value("sisec_consumer_lag_messages", labels))
         read_all = part.snapshot()
     finally:
         part.close()
@@ -190,14 +204,8 @@ def test_message_too_large_fails_the_flow_and_is_counted(
 @pytest.fixture
 def own_broker(tmp_path: Path) -> Iterator[BrokerSettings]:
     """A broker of this test alone: the test stops it mid-run."""
-    settings = BrokerSettings(
-        home=tmp_path / "kafka", port=free_port_pair(), lib_dir=SHARED_KAFKA_LIB
-    )
-    start(settings)
-    try:
+    with temporary_broker(tmp_path / "kafka", SHARED_KAFKA_LIB) as settings:
         yield settings
-    finally:
-        stop(settings)
 
 
 def test_broker_stopped_mid_run_fails_the_flow_and_is_counted(

@@ -32,8 +32,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from sisec_stream.cli import main as cli_main
 from sisec_stream.engine import REJECT_REASONS
 from sisec_stream.kafka import BrokerSettings
-
-from conftest import free_port_pair
+from sisec_stream.kafka.testing import free_port_pair
 from test_kafka_flow import consume_all
 
 CORPUS_BAD = Path(__file__).parent / "corpus" / "events_bad.jsonl"

@@ -27,6 +27,7 @@ from bytewax.run import cli_main
 from confluent_kafka import KafkaError
 
 from sisec_stream.engine import EVENT_TYPES, Alert, Engine, Reject
+from sisec_stream.errors import ConfigError
 from sisec_stream.files import JsonLinesSource
 from sisec_stream.flow import build_alerts_flow
 from sisec_stream.metrics import UNKNOWN_SOURCE, EngineMetrics, MetricsServer
@@ -34,7 +35,7 @@ from sisec_stream.runconfig import RunConfig
 from sisec_stream.sinks import JsonLinesSink, alert_line, reject_line
 from sisec_stream.watchlist import Watchlist
 
-__all__ = ["RunOptions", "build_engine", "build_run_flow", "run"]
+__all__ = ["RunFlow", "RunOptions", "build_engine", "build_run_flow", "run", "summary"]
 
 log = logging.getLogger("sisec_stream.run")
 
@@ -77,12 +78,25 @@ def _delivery_failed(metrics: EngineMetrics) -> Callable[[str, KafkaError], None
     return on_error
 
 
+@dataclass
+class RunFlow:
+    """A built flow and the files to close once it has run."""
+
+    flow: Dataflow
+    files: list[JsonLinesSink[Alert] | JsonLinesSink[Reject]] = field(default_factory=list)
+
+    def close(self) -> None:
+        """Close the replay output files."""
+        for f in self.files:
+            f.close()
+
+
 def build_run_flow(
     config: RunConfig,
     metrics: EngineMetrics,
     options: RunOptions | None = None,
     stop: threading.Event | None = None,
-) -> Dataflow:
+) -> RunFlow:
     """The alerts flow wired to Kafka (or to files when ``options.inputs``).
 
     Setting ``stop`` ends the sources at their next poll: what was read still
@@ -94,6 +108,7 @@ def build_run_flow(
     options = options or RunOptions()
     engine = build_engine(config, metrics)
     if options.inputs:
+        source = JsonLinesSource(options.inputs, batch_size=config.batch_size, stop=stop)
         # Several processes must not write one file: each gets its own.
         suffix = f"-{options.process_id}" if options.process_id is not None else ""
         alerts_out: JsonLinesSink[Alert] = JsonLinesSink(
@@ -102,8 +117,8 @@ def build_run_flow(
         rejects_out: JsonLinesSink[Reject] = JsonLinesSink(
             options.out_dir / f"rejects{suffix}.jsonl", reject_line
         )
-        source = JsonLinesSource(options.inputs, batch_size=config.batch_size, stop=stop)
-        return build_alerts_flow(source, engine, alerts_out, rejects_out, metrics=metrics)
+        flow = build_alerts_flow(source, engine, alerts_out, rejects_out, metrics=metrics)
+        return RunFlow(flow, [alerts_out, rejects_out])
 
     on_error = _delivery_failed(metrics)
     producer = config.kafka.producer_config()
@@ -133,7 +148,7 @@ def build_run_flow(
         on_lag=metrics.set_lag,
         stop=stop,
     )
-    return build_alerts_flow(kafka_source, engine, alerts, rejects, metrics=metrics)
+    return RunFlow(build_alerts_flow(kafka_source, engine, alerts, rejects, metrics=metrics))
 
 
 def _recovery(config: RunConfig) -> RecoveryConfig | None:
@@ -167,7 +182,14 @@ def _serve_metrics(
     if config.metrics_port is None:
         return None
     port = config.metrics_port + (process_id or 0) if config.metrics_port else 0
-    server = metrics.serve(port, config.metrics_host)
+    try:
+        server = metrics.serve(port, config.metrics_host)
+    except OSError as e:
+        raise ConfigError(
+            f"cannot serve metrics on {config.metrics_host}:{port} ({e.strerror}); set "
+            "[metrics] port to a free port (process i uses port + i), or 0 for any",
+            key="metrics.port",
+        ) from e
     log.info("metrics on %s", server.url)
     return server
 
@@ -205,15 +227,19 @@ def run(config: RunConfig, options: RunOptions, stream: IO[str] | None = None) -
     out = stream if stream is not None else sys.stderr
     metrics = EngineMetrics()
     graceful = _GracefulStop()
-    flow = build_run_flow(config, metrics, options, graceful.event)
-    recovery = _recovery(config)
-    server = _serve_metrics(config, metrics, options.process_id)
+    built = build_run_flow(config, metrics, options, graceful.event)
+    try:
+        recovery = _recovery(config)
+        server = _serve_metrics(config, metrics, options.process_id)
+    except BaseException:
+        built.close()
+        raise
     previous = {s: signal.signal(s, graceful) for s in (signal.SIGTERM, signal.SIGINT)}
     t0 = time.perf_counter()
     code = 0
     try:
         cli_main(  # type: ignore[no-untyped-call]
-            flow,
+            built.flow,
             workers_per_process=options.workers,
             process_id=options.process_id,
             addresses=list(options.addresses) or None,
@@ -230,6 +256,7 @@ def run(config: RunConfig, options: RunOptions, stream: IO[str] | None = None) -
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        built.close()
         print(summary(metrics, time.perf_counter() - t0), file=out)
         if server is not None:
             server.close()
