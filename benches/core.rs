@@ -4,9 +4,8 @@
 //! Run: `make bench-rust` (cargo bench -p sisec-core).
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use sisec_core::{event::parse_event, Engine, EngineConfig, Plate, Watchlist};
+use sisec_core::{event::parse_event, Engine, EngineConfig, EntrySpec, Plate, Watchlist};
 use std::hint::black_box;
-use std::sync::Arc;
 
 /// A deterministic plate generator (xorshift), no rand dependency.
 struct Rng(u64);
@@ -45,13 +44,12 @@ fn reads(n: usize, rng: &mut Rng) -> Vec<Vec<u8>> {
 fn watchlist(n: usize, rng: &mut Rng) -> Watchlist {
     let mut wl = Watchlist::new();
     for i in 0..n {
-        let _ = wl.insert(
-            format!("E{i}"),
-            Plate::parse(&rng.plate()).unwrap(),
-            "stolen_vehicle",
-            None,
-            0,
-        );
+        let _ = wl.insert(EntrySpec {
+            entry_id: format!("E{i}"),
+            plate: rng.plate(),
+            list: "stolen_vehicle".into(),
+            ..Default::default()
+        });
     }
     wl
 }
@@ -60,10 +58,7 @@ fn bench(c: &mut Criterion) {
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     let events = reads(10_000, &mut rng);
     let slices: Vec<&[u8]> = events.iter().map(Vec::as_slice).collect();
-    let engine = Engine::new(
-        EngineConfig::default(),
-        Arc::new(watchlist(100_000, &mut rng)),
-    );
+    let engine = Engine::with_watchlist(EngineConfig::default(), watchlist(100_000, &mut rng));
 
     let mut g = c.benchmark_group("plate_reads");
     g.throughput(Throughput::Elements(slices.len() as u64));
@@ -105,7 +100,12 @@ fn bench(c: &mut Criterion) {
     let mut wl = Watchlist::new();
     let mut plain: rustc_hash::FxHashMap<u64, u32> = Default::default();
     for (i, p) in listed.iter().enumerate() {
-        let _ = wl.insert(format!("E{i}"), *p, "stolen_vehicle", None, 0);
+        let _ = wl.insert(EntrySpec {
+            entry_id: format!("E{i}"),
+            plate: p.to_string(),
+            list: "stolen_vehicle".into(),
+            ..Default::default()
+        });
         plain.insert(p.key(), i as u32);
     }
     let reads: Vec<Plate> = (0..10_000)
@@ -120,12 +120,7 @@ fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("watchlist_exact_100k");
     g.throughput(Throughput::Elements(reads.len() as u64));
     g.bench_function("watchlist_exact_with_filter", |b| {
-        b.iter(|| {
-            reads
-                .iter()
-                .filter(|p| wl.exact(p).next().is_some())
-                .count()
-        })
+        b.iter(|| reads.iter().filter(|p| !wl.exact(p).is_empty()).count())
     });
     g.bench_function("baseline_fxhashmap_get", |b| {
         b.iter(|| {

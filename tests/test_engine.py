@@ -33,7 +33,7 @@ def test_exact_hit_on_every_matching_entry(engine: Engine) -> None:
     doc = result.alerts[0].to_dict()
     assert doc["details"]["read_plate"] == "abc-123"
     assert doc["details"]["listed_plate"] == "ABC123"
-    assert doc["details"]["match"] == {"kind": "exact", "score": 1.0}
+    assert doc["details"]["match"] == {"kind": "exact", "score": 0.99}
     assert doc["events"] == ["r1"]
     assert doc["location"] == {"lat": 6.2442, "lon": -75.5812}
     assert doc["event_time"] == "2026-11-23T12:00:00.250Z"

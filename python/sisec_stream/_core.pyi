@@ -24,13 +24,45 @@ EVENT_TYPES: list[str]
 ALERT_KINDS: list[str]
 ALERT_SCHEMA_VERSION: int
 
+# (entry_id, list, listed, read, kind, score, priority, [(position, read, listed)],
+#  edge, corroboration)
+_HitTuple = tuple[
+    str, str, str, str, str, float, int, list[tuple[int, str, str]], str | None, list[str]
+]
+
 @final
 class Watchlist:
-    def __new__(cls) -> Watchlist: ...
+    def __new__(cls, config_json: str | None = None) -> Watchlist: ...
     @staticmethod
-    def from_csv_bytes(data: bytes, source: str) -> Watchlist: ...
+    def from_csv_bytes(
+        data: bytes, source: str, config_json: str | None = None, skip_bad_rows: bool = False
+    ) -> tuple[Watchlist, int, list[tuple[int, str]]]: ...
+    def load_csv_bytes(
+        self, data: bytes, source: str, skip_bad_rows: bool = False, replace_all: bool = False
+    ) -> tuple[int, list[tuple[int, str]]]: ...
+    def upsert(
+        self,
+        entry_id: str,
+        plate: str,
+        list: str,
+        priority: int | None = None,
+        valid_from_ms: int | None = None,
+        expires_ms: int | None = None,
+        region: str | None = None,
+        make: str | None = None,
+        color: str | None = None,
+        match_mode: str | None = None,
+        note: str | None = None,
+    ) -> None: ...
+    def remove(self, entry_id: str) -> bool: ...
+    def match_plate(
+        self, plate: str, at_ms: int, region: str | None = None, confidence: float | None = None
+    ) -> list[_HitTuple]: ...
+    def match_batch(self, plates: list[str], at_ms: int) -> list[list[_HitTuple] | None]: ...
+    def allows(self, list: str, plate: str, at_ms: int) -> bool: ...
     def __len__(self) -> int: ...
     def counts_by_list(self) -> dict[str, int]: ...
+    def memory_bytes(self) -> int: ...
 
 @final
 class Engine:

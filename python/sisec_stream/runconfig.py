@@ -17,6 +17,7 @@ from typing import Any, Literal, cast
 
 from sisec_stream.engine import Engine, EngineConfig
 from sisec_stream.errors import ConfigError
+from sisec_stream.watchlist import ListSettings, Watchlist, WatchlistConfig
 
 __all__ = ["ClientSettings", "RunConfig", "Topics"]
 
@@ -75,7 +76,9 @@ class RunConfig:
         batch_size: Most messages per consume call (one engine batch).
         on_missing_offset: ``earliest`` or ``fail`` when retention deleted a saved offset.
         stop_at_end: End when every input partition is read (replays); False for 24/7.
-        watchlist_file: CSV watchlist; ``None`` runs with an empty list.
+        watchlist_file: CSV or Parquet watchlist; ``None`` runs with an empty list.
+        watchlist: Matching rules (look-alike table, templates, per-list settings).
+        skip_bad_rows: Load the watchlist without its bad rows (logged) instead of failing.
         metrics_host, metrics_port: Where ``/metrics`` is served; process ``i`` of a
             multi-process run serves on ``metrics_port + i``; ``None`` serves nothing.
         recovery_dir: Bytewax recovery folder (offsets survive restarts); ``None``: off.
@@ -91,6 +94,8 @@ class RunConfig:
     on_missing_offset: Literal["earliest", "fail"] = "earliest"
     stop_at_end: bool = False
     watchlist_file: Path | None = None
+    watchlist: WatchlistConfig = field(default_factory=WatchlistConfig)
+    skip_bad_rows: bool = False
     metrics_host: str = "127.0.0.1"
     metrics_port: int | None = 9464
     recovery_dir: Path | None = None
@@ -119,7 +124,19 @@ class RunConfig:
         r = _Reader(doc, source)
         kafka = r.table("kafka", {"brokers", "client", "consumer", "producer"})
         source_t = r.table("source", {"batch_size", "on_missing_offset", "stop_at_end"})
-        watchlist = r.table("watchlist", {"file"})
+        watchlist = r.table(
+            "watchlist",
+            {
+                "file",
+                "skip_bad_rows",
+                "confusion",
+                "templates",
+                "max_substitutions",
+                "edges",
+                "default_match",
+                "lists",
+            },
+        )
         metrics = r.table("metrics", {"host", "port", "enabled"})
         recovery = r.table("recovery", {"dir", "snapshot_interval_s"})
         topics_t = r.table("topics", set(Topics.__dataclass_fields__))
@@ -143,6 +160,8 @@ class RunConfig:
             on_missing_offset=cast(Literal["earliest", "fail"], on_missing or "earliest"),
             stop_at_end=r.boolean(source_t, "source", "stop_at_end", False),
             watchlist_file=r.path(watchlist, "watchlist", "file"),
+            watchlist=r.watchlist_config(watchlist),
+            skip_bad_rows=r.boolean(watchlist, "watchlist", "skip_bad_rows", False),
             metrics_host=r.string(metrics, "metrics", "host", cls.metrics_host),
             metrics_port=(
                 r.integer(metrics, "metrics", "port", 9464, 0, 65535) if metrics_on else None
@@ -230,6 +249,53 @@ class _Reader:
                     f"librdkafka settings are strings, numbers or booleans; got {v!r}",
                 )
         return dict(t)
+
+    def strings(self, t: Mapping[str, Any], name: str, key: str) -> list[str] | None:
+        v = t.get(key)
+        if v is None:
+            return None
+        if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
+            raise self.fail(f"{name}.{key}", f"must be a list of strings, got {v!r}")
+        return list(v)
+
+    def watchlist_config(self, t: Mapping[str, Any]) -> WatchlistConfig:
+        lists: dict[str, ListSettings] = {}
+        raw_lists = t.get("lists", {})
+        if not isinstance(raw_lists, dict):
+            raise self.fail(
+                "watchlist.lists", "must be a table of lists, e.g. [watchlist.lists.flota]"
+            )
+        for name, settings in raw_lists.items():
+            key = f"watchlist.lists.{name}"
+            if not isinstance(settings, dict):
+                raise self.fail(key, "must be a table with kind, priority, match")
+            unknown = sorted(set(settings) - {"kind", "priority", "match"})
+            if unknown:
+                raise self.fail(f"{key}.{unknown[0]}", "unknown key; known: kind, priority, match")
+            kind = self.choice(settings, key, "kind", ("alert", "allow")) or "alert"
+            match = self.choice(settings, key, "match", ("exact", "lookalike"))
+            priority = settings.get("priority")
+            if priority is not None:
+                priority = self.integer(settings, key, "priority", 3, 1, 4)
+            lists[name] = ListSettings(
+                kind=cast(Literal["alert", "allow"], kind),
+                priority=priority,
+                match=cast(Literal["exact", "lookalike"] | None, match),
+            )
+        default_match = self.choice(t, "watchlist", "default_match", ("exact", "lookalike"))
+        config = WatchlistConfig(
+            confusion=self.strings(t, "watchlist", "confusion"),
+            templates=self.strings(t, "watchlist", "templates"),
+            max_substitutions=self.integer(t, "watchlist", "max_substitutions", 1, 0, 2),
+            edges=self.boolean(t, "watchlist", "edges", True),
+            default_match=cast(Literal["exact", "lookalike"], default_match or "lookalike"),
+            lists=lists,
+        )
+        try:
+            Watchlist(config)  # the core checks the table and templates: fail at load
+        except ValueError as e:
+            raise self.fail("watchlist", str(e)) from e
+        return config
 
     def engine(self, t: Mapping[str, Any]) -> EngineConfig:
         try:

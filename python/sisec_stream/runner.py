@@ -35,7 +35,15 @@ from sisec_stream.runconfig import RunConfig
 from sisec_stream.sinks import JsonLinesSink, alert_line, reject_line
 from sisec_stream.watchlist import Watchlist
 
-__all__ = ["RunFlow", "RunOptions", "build_engine", "build_run_flow", "run", "summary"]
+__all__ = [
+    "RunFlow",
+    "RunOptions",
+    "build_engine",
+    "build_run_flow",
+    "load_watchlist",
+    "run",
+    "summary",
+]
 
 log = logging.getLogger("sisec_stream.run")
 
@@ -59,13 +67,27 @@ class RunOptions:
     out_dir: Path = Path("out")
 
 
+def load_watchlist(config: RunConfig) -> Watchlist:
+    """The configured watchlist (CSV or Parquet by suffix), or an empty one."""
+    path = config.watchlist_file
+    if path is None:
+        log.warning("no [watchlist] file configured: no plate will match")
+        return Watchlist(config.watchlist)
+    load = Watchlist.from_parquet if path.suffix == ".parquet" else Watchlist.from_csv
+    watchlist = load(path, config=config.watchlist, skip_bad_rows=config.skip_bad_rows)
+    report = watchlist.load_report
+    if report is not None:
+        for line, why in report.skipped:
+            log.warning("%s line %d skipped: %s", path, line, why)
+        log.info(
+            "watchlist %s: %d entries (%d rows skipped)", path, len(watchlist), len(report.skipped)
+        )
+    return watchlist
+
+
 def build_engine(config: RunConfig, metrics: EngineMetrics | None = None) -> Engine:
     """The engine with the configured watchlist (empty if none is configured)."""
-    if config.watchlist_file is None:
-        log.warning("no [watchlist] file configured: no plate will match")
-        watchlist = Watchlist()
-    else:
-        watchlist = Watchlist.from_csv(config.watchlist_file)
+    watchlist = load_watchlist(config)
     if metrics is not None:
         metrics.set_watchlist(watchlist.counts_by_list())
     return Engine(config.engine, watchlist=watchlist)

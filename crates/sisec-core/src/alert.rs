@@ -4,7 +4,7 @@
 
 use crate::event::{ButtonPress, Location, PlateRead};
 use crate::timestamp::format_rfc3339_utc;
-use crate::watchlist::Entry;
+use crate::watchlist::{corroboration, Entry, Hit, MatchKind};
 use serde::Serialize;
 
 /// Version of the alert JSON layout; bump on incompatible changes.
@@ -74,9 +74,25 @@ fn location_doc(l: Option<Location>) -> Option<LocationDoc> {
 }
 
 #[derive(Serialize)]
+struct SubDoc {
+    /// 1-based position in the normalised plate.
+    position: u8,
+    read: char,
+    listed: char,
+}
+
+#[derive(Serialize)]
 struct MatchDoc {
     kind: &'static str,
     score: f64,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    substitutions: Vec<SubDoc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    edge: Option<&'static str>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    corroborated_by: Vec<&'static str>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    contradicted_by: Vec<&'static str>,
 }
 
 #[derive(Serialize)]
@@ -94,6 +110,8 @@ struct HitDetails<'a> {
     entry_id: &'a str,
     list: &'a str,
     listed_plate: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    note: Option<&'a str>,
     read_plate: &'a str,
     normalized_plate: &'a str,
     #[serde(rename = "match")]
@@ -132,39 +150,126 @@ fn to_json<D: Serialize>(doc: &AlertDoc<'_, D>) -> Vec<u8> {
     serde_json::to_vec(doc).expect("alert documents always serialise")
 }
 
-/// A plate read that matched `entry` exactly.
+/// What the listed entry and its list say about a hit.
+pub struct Listing<'a> {
+    pub entry: &'a Entry,
+    pub list: &'a str,
+    /// The listed plate or pattern as text.
+    pub listed: &'a str,
+    /// The list's (or entry's) priority before the match strength demotes it.
+    pub base_priority: u8,
+}
+
+fn how_matched(hit: &Hit, listed: &str) -> String {
+    let subs = hit
+        .substitutions()
+        .iter()
+        .map(|s| {
+            format!(
+                "{} read for {} at position {}",
+                s.read as char,
+                s.listed as char,
+                s.pos + 1
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    match hit.kind {
+        MatchKind::Exact => "exact match".into(),
+        MatchKind::Lookalike => format!("look-alike match ({subs})"),
+        MatchKind::Edge => format!(
+            "edge match ({})",
+            match hit.edge.map(|e| e.as_str()) {
+                Some("dropped_first") => "first character not read",
+                Some("dropped_last") => "last character not read",
+                Some("extra_first") => "an extra first character read",
+                _ => "an extra last character read",
+            }
+        ),
+        MatchKind::Pattern => format!("matches the partial plate {listed}"),
+        MatchKind::Candidate => "the camera's alternative reading matches".into(),
+    }
+}
+
+/// A plate read that matched a listed entry (exactly or not: `hit` says how).
 pub fn plate_hit(
     event_id: &str,
     ts_ms: i64,
     now_ms: i64,
     read: &PlateRead<'_>,
-    entry: &Entry,
-    list: &str,
-    priority: u8,
+    hit: &Hit,
+    listing: &Listing<'_>,
 ) -> Alert {
-    let plate = entry.plate.as_str();
+    let Listing {
+        entry,
+        list,
+        listed,
+        base_priority,
+    } = *listing;
+    let priority = (base_priority + hit.demotion()).min(4);
+    let plate = listed;
     let alert_id = stable_id("hit", &[event_id, &read.camera_id, &entry.entry_id]);
     let incident_key = format!("plate_hit:{}:{plate}", entry.entry_id);
-    let reasons = vec![
+    let mut reasons = vec![
         format!("plate {plate} is on list {list} (entry {})", entry.entry_id),
         format!(
-            "read as {:?} by camera {}: exact match",
-            read.plate_raw, read.camera_id
+            "read as {:?} by camera {}: {}, score {:.2}",
+            read.plate_raw,
+            read.camera_id,
+            how_matched(hit, listed),
+            hit.score
         ),
-        match entry.priority {
-            Some(p) => format!("entry {} is set to P{p}", entry.entry_id),
-            None => format!("hits on list {list} page at P{priority}"),
-        },
     ];
+    if hit.corroboration & corroboration::CANDIDATE != 0 && hit.kind != MatchKind::Candidate {
+        reasons.push("the camera's alternative reading is the listed plate".into());
+    }
+    if hit.corroboration & corroboration::VEHICLE != 0 {
+        reasons.push("make/colour agree with the entry".into());
+    }
+    if hit.corroboration & corroboration::VEHICLE_MISMATCH != 0 {
+        reasons.push("make/colour differ from the entry".into());
+    }
+    reasons.push(match (entry.priority, hit.demotion()) {
+        (Some(p), 0) => format!("entry {} is set to P{p}", entry.entry_id),
+        (None, 0) => format!("hits on list {list} page at P{priority}"),
+        (_, _) => format!(
+            "P{base_priority} on this list, shown at P{priority}: the match alone is weak evidence"
+        ),
+    });
+    let mut corroborated_by = Vec::new();
+    let mut contradicted_by = Vec::new();
+    if hit.corroboration & corroboration::CANDIDATE != 0 {
+        corroborated_by.push("candidate");
+    }
+    if hit.corroboration & corroboration::VEHICLE != 0 {
+        corroborated_by.push("vehicle");
+    }
+    if hit.corroboration & corroboration::VEHICLE_MISMATCH != 0 {
+        contradicted_by.push("vehicle");
+    }
     let details = HitDetails {
         entry_id: &entry.entry_id,
         list,
         listed_plate: plate,
+        note: entry.note.as_deref(),
         read_plate: &read.plate_raw,
         normalized_plate: read.plate.as_str(),
         match_: MatchDoc {
-            kind: "exact",
-            score: 1.0,
+            kind: hit.kind.as_str(),
+            // Three decimals: a stable, readable document.
+            score: (f64::from(hit.score) * 1000.0).round() / 1000.0,
+            substitutions: hit
+                .substitutions()
+                .iter()
+                .map(|s| SubDoc {
+                    position: s.pos + 1,
+                    read: s.read as char,
+                    listed: s.listed as char,
+                })
+                .collect(),
+            edge: hit.edge.map(|e| e.as_str()),
+            corroborated_by,
+            contradicted_by,
         },
         camera_id: &read.camera_id,
         confidence: read.confidence,

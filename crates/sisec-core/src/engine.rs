@@ -1,7 +1,8 @@
 //! The engine: a batch of raw events in, alerts and rejects out.
 //!
-//! `process` takes `&self`: the engine holds only read-only configuration and
-//! watchlist, so several worker threads can share one engine without locks.
+//! `process` takes `&self`: the engine holds read-only configuration and a
+//! watchlist behind a read-write lock (read-locked once per batch; live
+//! updates write-lock it between batches), so worker threads share one engine.
 //! Every input is either accepted (counted by source) or rejected (with its
 //! index), so `accepted + rejected == n_in` holds for every batch.
 
@@ -9,8 +10,8 @@ use crate::alert::{self, Alert};
 use crate::config::EngineConfig;
 use crate::event::{parse_event, Body, ButtonAction, EventType};
 use crate::reject::Reject;
-use crate::watchlist::Watchlist;
-use std::sync::Arc;
+use crate::watchlist::{Hit, ReadQuery, Watchlist};
+use std::sync::{Arc, RwLock, RwLockReadGuard};
 
 /// A rejected input, by position in its batch.
 #[derive(Clone, Debug, PartialEq)]
@@ -41,20 +42,27 @@ impl BatchOutput {
 #[derive(Clone, Debug, Default)]
 pub struct Engine {
     config: EngineConfig,
-    watchlist: Arc<Watchlist>,
+    watchlist: Arc<RwLock<Watchlist>>,
 }
 
 impl Engine {
-    pub fn new(config: EngineConfig, watchlist: Arc<Watchlist>) -> Self {
+    pub fn new(config: EngineConfig, watchlist: Arc<RwLock<Watchlist>>) -> Self {
         Engine { config, watchlist }
+    }
+
+    /// An engine over a watchlist nobody else updates.
+    pub fn with_watchlist(config: EngineConfig, watchlist: Watchlist) -> Self {
+        Engine::new(config, Arc::new(RwLock::new(watchlist)))
     }
 
     pub fn config(&self) -> &EngineConfig {
         &self.config
     }
 
-    pub fn watchlist(&self) -> &Watchlist {
-        &self.watchlist
+    /// The watchlist, read-locked (a poisoned lock still gives the data: an
+    /// update that panicked left the indexes consistent or not at all changed).
+    pub fn watchlist(&self) -> RwLockReadGuard<'_, Watchlist> {
+        self.watchlist.read().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Process one batch; `now_ms` stamps `emitted_at` on alerts.
@@ -74,6 +82,8 @@ impl Engine {
         out: &mut BatchOutput,
     ) {
         out.n_in += batch.len();
+        let watchlist = self.watchlist();
+        let mut hits: Vec<Hit> = Vec::new();
         for (offset, bytes) in batch.iter().enumerate() {
             let index = first_index + offset;
             match parse_event(bytes, self.config.max_event_bytes) {
@@ -81,19 +91,39 @@ impl Engine {
                     out.accepted_by_source[event.event_type().index()] += 1;
                     match &event.body {
                         Body::PlateRead(read) => {
-                            for entry in self.watchlist.exact(&read.plate) {
-                                let list = self.watchlist.list_name(entry.list);
-                                let priority = entry
-                                    .priority
+                            hits.clear();
+                            let vehicle = read.vehicle.as_ref();
+                            watchlist.match_read(
+                                &ReadQuery {
+                                    plate: &read.plate,
+                                    at_ms: event.ts_ms,
+                                    region: None,
+                                    confidence: read.confidence,
+                                    candidates: &read.candidates,
+                                    make: vehicle.and_then(|v| v.make.as_deref()),
+                                    color: vehicle.and_then(|v| v.color.as_deref()),
+                                },
+                                &mut hits,
+                            );
+                            for hit in &hits {
+                                let entry = watchlist.entry(hit.entry);
+                                let list = watchlist.list_name(entry.list);
+                                let listed = entry.listed();
+                                let base_priority = watchlist
+                                    .priority_of(entry)
                                     .unwrap_or_else(|| self.config.list_priority(list));
                                 out.alerts.push(alert::plate_hit(
                                     &event.event_id,
                                     event.ts_ms,
                                     now_ms,
                                     read,
-                                    entry,
-                                    list,
-                                    priority,
+                                    hit,
+                                    &alert::Listing {
+                                        entry,
+                                        list,
+                                        listed: &listed,
+                                        base_priority,
+                                    },
                                 ));
                             }
                         }
@@ -132,7 +162,7 @@ mod tests {
             "w.csv",
         )
         .unwrap();
-        Engine::new(EngineConfig::default(), Arc::new(wl))
+        Engine::with_watchlist(EngineConfig::default(), wl)
     }
 
     const READ: &[u8] = br#"{"type":"plate_read","event_id":"r1","ts":1795435200000,"camera_id":"C1","plate":"abc 123","lat":6.2,"lon":-75.5}"#;

@@ -24,4 +24,6 @@ pub use engine::{BatchOutput, Engine, RejectRecord};
 pub use event::{parse_event, EventType};
 pub use plate::Plate;
 pub use reject::{Reason, Reject};
-pub use watchlist::{Watchlist, WatchlistError};
+pub use watchlist::{
+    EntrySpec, Hit, MatchKind, ReadQuery, Watchlist, WatchlistConfig, WatchlistError,
+};

@@ -3,11 +3,11 @@
 //! Conversions and error mapping only. Users import `sisec_stream`, whose
 //! Python modules wrap these classes with documented, typed APIs.
 
-use pyo3::exceptions::PyTypeError;
+use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyTuple};
 use sisec_core as core;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 // The exception tree is declared once, in Python (`sisec_stream/errors.py`),
@@ -29,42 +29,277 @@ type RejectTuple = (
     Option<&'static str>,
 );
 
-/// A watchlist loaded by the core (see `sisec_stream.Watchlist`).
+/// A hit as crossing into Python: (entry_id, list, listed, read, kind, score,
+/// priority, substitutions [(position, read, listed)], edge, corroboration).
+type HitTuple = (
+    String,
+    String,
+    String,
+    String,
+    &'static str,
+    f32,
+    u8,
+    Vec<(u8, char, char)>,
+    Option<&'static str>,
+    Vec<&'static str>,
+);
+
+fn watchlist_error(e: core::WatchlistError) -> PyErr {
+    WatchlistError::new_err((e.to_string(), e.source.clone(), e.line, e.message))
+}
+
+fn config_error(message: String) -> PyErr {
+    ConfigError::new_err((message, "watchlist"))
+}
+
+fn parse_config(json: Option<&str>) -> PyResult<core::WatchlistConfig> {
+    json.map_or_else(
+        || Ok(core::WatchlistConfig::default()),
+        |j| core::WatchlistConfig::from_json(j).map_err(config_error),
+    )
+}
+
+/// A watchlist shared with the engines built on it (see `sisec_stream.Watchlist`):
+/// updates take effect between their batches.
 #[pyclass(frozen, module = "sisec_stream._core", name = "Watchlist")]
 struct PyWatchlist {
-    inner: Arc<core::Watchlist>,
+    inner: Arc<RwLock<core::Watchlist>>,
+}
+
+impl PyWatchlist {
+    fn read(&self) -> RwLockReadGuard<'_, core::Watchlist> {
+        self.inner.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, core::Watchlist> {
+        self.inner.write().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+fn hit_tuple(wl: &core::Watchlist, read: &core::Plate, h: &core::Hit) -> HitTuple {
+    use core::watchlist::corroboration as c;
+    let e = wl.entry(h.entry);
+    let list = wl.list_name(e.list);
+    let base = wl
+        .priority_of(e)
+        .unwrap_or_else(|| core::EngineConfig::default().list_priority(list));
+    let mut corroboration = Vec::new();
+    for (flag, name) in [
+        (c::CANDIDATE, "candidate"),
+        (c::VEHICLE, "vehicle"),
+        (c::VEHICLE_MISMATCH, "vehicle_mismatch"),
+    ] {
+        if h.corroboration & flag != 0 {
+            corroboration.push(name);
+        }
+    }
+    (
+        e.entry_id.to_string(),
+        list.to_owned(),
+        e.listed(),
+        read.to_string(),
+        h.kind.as_str(),
+        h.score,
+        (base + h.demotion()).min(4),
+        h.substitutions()
+            .iter()
+            .map(|s| (s.pos + 1, s.read as char, s.listed as char))
+            .collect(),
+        h.edge.map(|e| e.as_str()),
+        corroboration,
+    )
 }
 
 #[pymethods]
 impl PyWatchlist {
-    /// An empty watchlist.
+    /// An empty watchlist with matching rules from `config_json`.
     #[new]
-    fn new() -> Self {
-        PyWatchlist {
-            inner: Arc::new(core::Watchlist::new()),
-        }
-    }
-
-    /// Parse CSV bytes; `source` names the file in error messages.
-    #[staticmethod]
-    fn from_csv_bytes(py: Python<'_>, data: &[u8], source: &str) -> PyResult<Self> {
-        let wl = py
-            .detach(|| core::Watchlist::from_csv(data, source))
-            .map_err(|e| {
-                WatchlistError::new_err((e.to_string(), e.source.clone(), e.line, e.message))
-            })?;
+    #[pyo3(signature = (config_json = None))]
+    fn new(config_json: Option<&str>) -> PyResult<Self> {
+        let wl = core::Watchlist::with_config(&parse_config(config_json)?).map_err(config_error)?;
         Ok(PyWatchlist {
-            inner: Arc::new(wl),
+            inner: Arc::new(RwLock::new(wl)),
         })
     }
 
+    /// Parse CSV bytes; `source` names the file in error messages. Returns the
+    /// watchlist, the rows loaded and the skipped rows [(line, why)].
+    #[staticmethod]
+    #[pyo3(signature = (data, source, config_json = None, skip_bad_rows = false))]
+    #[allow(clippy::type_complexity)]
+    fn from_csv_bytes(
+        py: Python<'_>,
+        data: &[u8],
+        source: &str,
+        config_json: Option<&str>,
+        skip_bad_rows: bool,
+    ) -> PyResult<(Self, usize, Vec<(u64, String)>)> {
+        let config = parse_config(config_json)?;
+        let options = core::watchlist::LoadOptions { skip_bad_rows };
+        let (wl, report) = py
+            .detach(|| core::Watchlist::from_csv_with(data, source, &config, &options))
+            .map_err(watchlist_error)?;
+        let skipped = report
+            .skipped
+            .into_iter()
+            .map(|s| (s.line, s.message))
+            .collect();
+        Ok((
+            PyWatchlist {
+                inner: Arc::new(RwLock::new(wl)),
+            },
+            report.loaded,
+            skipped,
+        ))
+    }
+
+    /// Add or replace (by entry id) the rows of CSV bytes in this live watchlist.
+    /// The rows are parsed first and applied in one short write lock.
+    #[pyo3(signature = (data, source, skip_bad_rows = false, replace_all = false))]
+    fn load_csv_bytes(
+        &self,
+        py: Python<'_>,
+        data: &[u8],
+        source: &str,
+        skip_bad_rows: bool,
+        replace_all: bool,
+    ) -> PyResult<(usize, Vec<(u64, String)>)> {
+        let options = core::watchlist::LoadOptions { skip_bad_rows };
+        py.detach(|| {
+            if replace_all {
+                // Build the new list aside, then swap: matching never waits on parsing.
+                let config = self.read().config().clone();
+                let (wl, report) = core::Watchlist::from_csv_with(data, source, &config, &options)?;
+                *self.write() = wl;
+                Ok(report)
+            } else {
+                let mut staged = self.read().clone();
+                let report = staged.load_csv(data, source, &options)?;
+                *self.write() = staged;
+                Ok(report)
+            }
+        })
+        .map_err(watchlist_error)
+        .map(|r| {
+            (
+                r.loaded,
+                r.skipped.into_iter().map(|s| (s.line, s.message)).collect(),
+            )
+        })
+    }
+
+    /// Add or replace one entry.
+    #[pyo3(signature = (entry_id, plate, list, priority = None, valid_from_ms = None,
+        expires_ms = None, region = None, make = None, color = None, match_mode = None,
+        note = None))]
+    #[allow(clippy::too_many_arguments)]
+    fn upsert(
+        &self,
+        entry_id: String,
+        plate: String,
+        list: String,
+        priority: Option<u8>,
+        valid_from_ms: Option<i64>,
+        expires_ms: Option<i64>,
+        region: Option<String>,
+        make: Option<String>,
+        color: Option<String>,
+        match_mode: Option<&str>,
+        note: Option<String>,
+    ) -> PyResult<()> {
+        let match_mode = match match_mode {
+            None => None,
+            Some(m) => Some(core::watchlist::MatchMode::parse(m).ok_or_else(|| {
+                PyValueError::new_err(format!("match {m:?} must be exact or lookalike"))
+            })?),
+        };
+        let spec = core::EntrySpec {
+            entry_id,
+            plate,
+            list,
+            priority,
+            valid_from_ms,
+            expires_ms,
+            region,
+            make,
+            color,
+            match_mode,
+            note,
+        };
+        self.write()
+            .upsert(spec)
+            .map_err(|m| WatchlistError::new_err((m.clone(), "<upsert>", None::<u64>, m)))
+    }
+
+    /// Remove an entry by id; False if there was none.
+    fn remove(&self, entry_id: &str) -> bool {
+        self.write().remove(entry_id)
+    }
+
+    /// Hits of one plate at `at_ms` (epoch ms).
+    #[pyo3(signature = (plate, at_ms, region = None, confidence = None))]
+    fn match_plate(
+        &self,
+        plate: &str,
+        at_ms: i64,
+        region: Option<&str>,
+        confidence: Option<f64>,
+    ) -> PyResult<Vec<HitTuple>> {
+        let p = core::Plate::parse(plate)
+            .map_err(|e| PyValueError::new_err(format!("{plate:?}: {}", e.describe())))?;
+        let wl = self.read();
+        let mut out = Vec::new();
+        wl.match_read(
+            &core::ReadQuery {
+                region,
+                confidence,
+                ..core::ReadQuery::plate(&p, at_ms)
+            },
+            &mut out,
+        );
+        Ok(out.iter().map(|h| hit_tuple(&wl, &p, h)).collect())
+    }
+
+    /// Hits of many plates at `at_ms`, one list per plate (None for a string
+    /// that is not a plate). The GIL is released while matching.
+    fn match_batch(
+        &self,
+        py: Python<'_>,
+        plates: Vec<String>,
+        at_ms: i64,
+    ) -> Vec<Option<Vec<HitTuple>>> {
+        py.detach(|| {
+            let wl = self.read();
+            let mut out = Vec::new();
+            plates
+                .iter()
+                .map(|s| {
+                    let p = core::Plate::parse(s).ok()?;
+                    out.clear();
+                    wl.match_read(&core::ReadQuery::plate(&p, at_ms), &mut out);
+                    Some(out.iter().map(|h| hit_tuple(&wl, &p, h)).collect())
+                })
+                .collect()
+        })
+    }
+
+    /// Is `plate` on allow list `list` at `at_ms`?
+    fn allows(&self, list: &str, plate: &str, at_ms: i64) -> bool {
+        core::Plate::parse(plate).is_ok_and(|p| self.read().allows(list, &p, at_ms))
+    }
+
     fn __len__(&self) -> usize {
-        self.inner.len()
+        self.read().len()
     }
 
     /// Entries per list.
     fn counts_by_list(&self) -> std::collections::BTreeMap<String, usize> {
-        self.inner.counts_by_list()
+        self.read().counts_by_list()
+    }
+
+    /// Bytes held by entries and indexes.
+    fn memory_bytes(&self) -> usize {
+        self.read().memory_bytes()
     }
 }
 
@@ -102,7 +337,10 @@ impl PyEngine {
                 .map_err(|e| ConfigError::new_err((e.to_string(), e.key)))?,
             None => core::EngineConfig::default(),
         };
-        let watchlist = watchlist.map_or_else(Default::default, |w| Arc::clone(&w.inner));
+        let watchlist = watchlist.map_or_else(
+            || Arc::new(RwLock::new(core::Watchlist::new())),
+            |w| Arc::clone(&w.inner),
+        );
         Ok(PyEngine {
             inner: core::Engine::new(config, watchlist),
         })
