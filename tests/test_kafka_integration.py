@@ -235,10 +235,10 @@ def test_generated_city_through_kafka_gives_exactly_the_truth(
                 continue  # not serving yet
             counted = _total(samples, "sisec_events_total")
             produced = _total(samples, "sisec_produced_messages_total")
-            out = _total(samples, "sisec_alerts_total") + _total(
+            emitted = _total(samples, "sisec_alerts_total") + _total(
                 samples, "sisec_events_total", outcome="rejected"
             )
-            if counted >= expected.n_events and produced >= out:
+            if counted >= expected.n_events and produced >= emitted:
                 break
         for p in procs:
             p.send_signal(signal.SIGTERM)
