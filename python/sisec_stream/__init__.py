@@ -16,7 +16,7 @@ from sisec_stream.engine import (
     Reject,
 )
 from sisec_stream.errors import ConfigError, SisecError, WatchlistError
-from sisec_stream.watchlist import Watchlist
+from sisec_stream.watchlist import Hit, ListSettings, Watchlist, WatchlistConfig
 
 __all__ = [
     "ALERT_KINDS",
@@ -27,9 +27,12 @@ __all__ = [
     "ConfigError",
     "Engine",
     "EngineConfig",
+    "Hit",
+    "ListSettings",
     "Reject",
     "SisecError",
     "Watchlist",
+    "WatchlistConfig",
     "WatchlistError",
 ]
 
