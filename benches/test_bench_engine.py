@@ -4,6 +4,9 @@ Run: ``make bench-py`` (pytest benches --benchmark-only). Every benchmark in the
 group processes the same 100k plate reads of the default simulated city against
 its 100k-entry watchlist; the summary prints events/s and the ratio to the
 baseline (orjson + the same validation + dict lookup, ``baseline.py``).
+``test_engine_process`` matches exactly, like the baseline (like for like);
+``test_engine_process_lookalike`` adds look-alike, edge, pattern and candidate
+matching with scoring (more work than the baseline does, same time budget).
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import orjson
 import pytest
 
 from baseline import PythonBaseline
-from sisec_stream import Engine, Watchlist
+from sisec_stream import Engine, Watchlist, WatchlistConfig
 from sisec_stream.generator import Scenario, ScenarioConfig
 
 N_EVENTS = 100_000
@@ -41,8 +44,16 @@ def watchlist_rows(city: Scenario) -> list[dict[str, str]]:
     return rows
 
 
+EXACT_ONLY = WatchlistConfig(default_match="exact", max_substitutions=0, edges=False)
+
+
 @pytest.fixture(scope="module")
 def engine(watchlist_rows: list[dict[str, str]]) -> Engine:
+    return Engine(watchlist=Watchlist.from_rows(watchlist_rows, config=EXACT_ONLY))
+
+
+@pytest.fixture(scope="module")
+def lookalike_engine(watchlist_rows: list[dict[str, str]]) -> Engine:
     return Engine(watchlist=Watchlist.from_rows(watchlist_rows))
 
 
@@ -72,6 +83,23 @@ def test_engine_process(
     accepted, rejected, alerts, _ = baseline.process(reads)
     assert (result.accepted, result.rejected) == (accepted, rejected)
     assert len(result.alerts) == len(alerts) > 0
+
+
+@pytest.mark.benchmark(group=GROUP)
+def test_engine_process_lookalike(
+    benchmark: Any,
+    events_info: Callable[[int], None],
+    lookalike_engine: Engine,
+    reads: list[bytes],
+    baseline: PythonBaseline,
+) -> None:
+    events_info(len(reads))
+    result = benchmark(lookalike_engine.process, reads)
+    # Every exact hit of the baseline, plus look-alike/edge hits it cannot find.
+    _, _, alerts, _ = baseline.process(reads)
+    exact = [a for a in result.alerts if b'"match":{"kind":"exact"' in a.json]
+    assert len(exact) == len(alerts) > 0
+    assert len(result.alerts) > len(exact)
 
 
 @pytest.mark.benchmark(group=GROUP)
