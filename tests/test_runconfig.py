@@ -145,3 +145,52 @@ def test_cli_rejects_bad_scaling_options(
 ) -> None:
     assert main(["run", *args]) == 2
     assert says in capsys.readouterr().err
+
+
+def test_watchlist_rules(tmp_path: Path) -> None:
+    c = RunConfig.load(
+        write(
+            tmp_path,
+            """
+[watchlist]
+file = "hot.parquet"
+skip_bad_rows = true
+max_substitutions = 2
+edges = false
+default_match = "exact"
+confusion = ["0ODQ", "8B", "A4:0.5"]
+templates = ["co_car=LLLDDD"]
+[watchlist.lists.flota]
+kind = "allow"
+[watchlist.lists.stolen_plate]
+priority = 3
+match = "lookalike"
+""",
+        )
+    )
+    w = c.watchlist
+    assert c.watchlist_file == tmp_path / "hot.parquet" and c.skip_bad_rows
+    assert (w.max_substitutions, w.edges, w.default_match) == (2, False, "exact")
+    assert list(w.confusion or []) == ["0ODQ", "8B", "A4:0.5"]
+    assert w.lists["flota"].kind == "allow"
+    assert (w.lists["stolen_plate"].priority, w.lists["stolen_plate"].match) == (3, "lookalike")
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "says"),
+    [
+        ("[watchlist]\nmax_substitutions = 3\n", "watchlist.max_substitutions", "0..2"),
+        ("[watchlist]\nconfusion = '0O'\n", "watchlist.confusion", "list of strings"),
+        ("[watchlist]\nconfusion = ['0']\n", "watchlist", "2 or more"),
+        ("[watchlist]\ntemplates = ['co=LLX']\n", "watchlist", "unknown symbol"),
+        ("[watchlist.lists.x]\nkind = 'deny'\n", "watchlist.lists.x.kind", "alert, allow"),
+        ("[watchlist.lists.x]\npriority = 0\n", "watchlist.lists.x.priority", "1..4"),
+        ("[watchlist.lists.x]\nmode = 'exact'\n", "watchlist.lists.x.mode", "unknown key"),
+    ],
+)
+def test_bad_watchlist_rules(tmp_path: Path, text: str, key: str, says: str) -> None:
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as info:
+        RunConfig.load(path)
+    assert str(info.value).startswith(f"{path}: {key}"), str(info.value)
+    assert says in str(info.value)
