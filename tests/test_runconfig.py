@@ -157,6 +157,7 @@ file = "hot.parquet"
 skip_bad_rows = true
 max_substitutions = 2
 edges = false
+plate_density = 0.5
 default_match = "exact"
 confusion = ["0ODQ", "8B", "A4:0.5"]
 templates = ["co_car=LLLDDD"]
@@ -171,6 +172,7 @@ match = "lookalike"
     w = c.watchlist
     assert c.watchlist_file == tmp_path / "hot.parquet" and c.skip_bad_rows
     assert (w.max_substitutions, w.edges, w.default_match) == (2, False, "exact")
+    assert w.plate_density == 0.5
     assert list(w.confusion or []) == ["0ODQ", "8B", "A4:0.5"]
     assert w.lists["flota"].kind == "allow"
     assert (w.lists["stolen_plate"].priority, w.lists["stolen_plate"].match) == (3, "lookalike")
@@ -181,6 +183,7 @@ match = "lookalike"
     [
         ("[watchlist]\nmax_substitutions = 3\n", "watchlist.max_substitutions", "0..2"),
         ("[watchlist]\nconfusion = '0O'\n", "watchlist.confusion", "list of strings"),
+        ("[watchlist]\nplate_density = 2\n", "watchlist.plate_density", "from 0 to 1"),
         ("[watchlist]\nconfusion = ['0']\n", "watchlist", "2 or more"),
         ("[watchlist]\ntemplates = ['co=LLX']\n", "watchlist", "unknown symbol"),
         ("[watchlist.lists.x]\nkind = 'deny'\n", "watchlist.lists.x.kind", "alert, allow"),

@@ -285,6 +285,18 @@ def _run_produce(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_eval(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from sisec_stream.evaluation import add_eval_arguments
+
+    p = sub.add_parser(
+        "eval",
+        help="measure matching quality on generated reads with ground truth",
+        description="watchlist: recall per misread kind and false hits on unlisted "
+        "reads per priority, at several list sizes (docs/watchlist.md).",
+    )
+    add_eval_arguments(p)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``sisec-stream``."""
     from sisec_stream.generator import add_generate_arguments
@@ -304,6 +316,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_kafka(sub)
     _add_run(sub)
     _add_produce(sub)
+    _add_eval(sub)
     return parser
 
 
@@ -323,6 +336,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _run_run(args)
     if args.command == "produce":
         return _run_produce(args)
+    if args.command == "eval":
+        from sisec_stream.evaluation import run_eval
+
+        return run_eval(args)
     parser.error(f"unknown command {args.command}")  # argparse exits
 
 

@@ -15,10 +15,13 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, star
 
 from sisec_stream.engine import ALERT_KINDS, EVENT_TYPES, REJECT_REASONS, BatchResult
 
-__all__ = ["UNKNOWN_SOURCE", "EngineMetrics", "MetricsServer"]
+__all__ = ["UNKNOWN_SOURCE", "WATCHLIST_ACTIONS", "EngineMetrics", "MetricsServer"]
 
 #: Source label of rejects whose event type could not be read.
 UNKNOWN_SOURCE = "unknown"
+
+#: ``action`` labels of ``sisec_watchlist_updates_total``.
+WATCHLIST_ACTIONS = ("upsert", "remove", "invalid")
 
 _BATCH_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5)
 
@@ -76,6 +79,20 @@ class EngineMetrics:
         self.watchlist_entries = Gauge(
             "sisec_watchlist_entries", "Watchlist entries loaded, by list.", ["list"], registry=r
         )
+        self.watchlist_updates = Counter(
+            "sisec_watchlist_updates",
+            "Messages from the watchlist topic: applied upserts, applied removals "
+            "(tombstones), and invalid messages skipped.",
+            ["action"],
+            registry=r,
+        )
+        self.watchlist_reloads = Counter(
+            "sisec_watchlist_reloads",
+            "Reloads of the watchlist file after it changed: ok, or failed (the previous "
+            "list stays).",
+            ["outcome"],
+            registry=r,
+        )
         self.consumer_lag = Gauge(
             "sisec_consumer_lag_messages",
             "Messages in a topic-partition not yet read by this process (high watermark "
@@ -107,7 +124,12 @@ class EngineMetrics:
         for kind in ALERT_KINDS:
             for priority in range(1, 5):
                 self.alerts.labels(kind, str(priority))
+        for action in WATCHLIST_ACTIONS:
+            self.watchlist_updates.labels(action)
+        for outcome in ("ok", "failed"):
+            self.watchlist_reloads.labels(outcome)
         self._lock = threading.Lock()
+        self._lists: set[str] = set()
 
     def observe(self, result: BatchResult, seconds: float) -> None:
         """Count one processed batch."""
@@ -136,9 +158,22 @@ class EngineMetrics:
         self.delivery_failures.labels(topic, error).inc()
 
     def set_watchlist(self, counts_by_list: dict[str, int]) -> None:
-        """Publish the loaded watchlist's size per list."""
-        for name, n in counts_by_list.items():
-            self.watchlist_entries.labels(name).set(n)
+        """Publish the watchlist's size per list; a list that emptied shows 0."""
+        with self._lock:
+            for name in self._lists - set(counts_by_list):
+                self.watchlist_entries.labels(name).set(0)
+            for name, n in counts_by_list.items():
+                self.watchlist_entries.labels(name).set(n)
+            self._lists |= set(counts_by_list)
+
+    def watchlist_update(self, action: str) -> None:
+        """Count one watchlist-topic message (a feed's ``on_update``):
+        ``upsert``, ``remove`` or ``invalid``."""
+        self.watchlist_updates.labels(action).inc()
+
+    def watchlist_reloaded(self, ok: bool) -> None:
+        """Count one reload of the watchlist file."""
+        self.watchlist_reloads.labels("ok" if ok else "failed").inc()
 
     def serve(self, port: int = 9464, host: str = "127.0.0.1") -> MetricsServer:
         """Serve ``/metrics`` on ``host:port`` (port 0 picks a free port)."""

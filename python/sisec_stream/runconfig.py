@@ -79,6 +79,10 @@ class RunConfig:
         watchlist_file: CSV or Parquet watchlist; ``None`` runs with an empty list.
         watchlist: Matching rules (look-alike table, templates, per-list settings).
         skip_bad_rows: Load the watchlist without its bad rows (logged) instead of failing.
+        watchlist_updates: Follow the compacted watchlist topic for live updates
+            (streaming runs only; replays never do).
+        watchlist_reload_interval_s: Seconds between checks of the watchlist file for
+            changes (reloaded, replacing the file's entries, when it changed); 0: off.
         metrics_host, metrics_port: Where ``/metrics`` is served; process ``i`` of a
             multi-process run serves on ``metrics_port + i``; ``None`` serves nothing.
         recovery_dir: Bytewax recovery folder (offsets survive restarts); ``None``: off.
@@ -96,6 +100,8 @@ class RunConfig:
     watchlist_file: Path | None = None
     watchlist: WatchlistConfig = field(default_factory=WatchlistConfig)
     skip_bad_rows: bool = False
+    watchlist_updates: bool = True
+    watchlist_reload_interval_s: float = 0.0
     metrics_host: str = "127.0.0.1"
     metrics_port: int | None = 9464
     recovery_dir: Path | None = None
@@ -129,10 +135,13 @@ class RunConfig:
             {
                 "file",
                 "skip_bad_rows",
+                "updates",
+                "reload_interval_s",
                 "confusion",
                 "templates",
                 "max_substitutions",
                 "edges",
+                "plate_density",
                 "default_match",
                 "lists",
             },
@@ -146,6 +155,14 @@ class RunConfig:
         )
 
         on_missing = r.choice(source_t, "source", "on_missing_offset", ("earliest", "fail"))
+        watchlist_file = r.path(watchlist, "watchlist", "file")
+        reload_s = r.integer(watchlist, "watchlist", "reload_interval_s", 0, 0, 86_400)
+        if reload_s and watchlist_file is None:
+            raise r.fail(
+                "watchlist.reload_interval_s",
+                "there is no file to reload; set [watchlist] file, or remove "
+                "reload_interval_s (0 turns reloading off)",
+            )
         metrics_on = r.boolean(metrics, "metrics", "enabled", True)
         return cls(
             source=source,
@@ -159,9 +176,11 @@ class RunConfig:
             batch_size=r.integer(source_t, "source", "batch_size", cls.batch_size, 1, 1_000_000),
             on_missing_offset=cast(Literal["earliest", "fail"], on_missing or "earliest"),
             stop_at_end=r.boolean(source_t, "source", "stop_at_end", False),
-            watchlist_file=r.path(watchlist, "watchlist", "file"),
+            watchlist_file=watchlist_file,
             watchlist=r.watchlist_config(watchlist),
             skip_bad_rows=r.boolean(watchlist, "watchlist", "skip_bad_rows", False),
+            watchlist_updates=r.boolean(watchlist, "watchlist", "updates", True),
+            watchlist_reload_interval_s=float(reload_s),
             metrics_host=r.string(metrics, "metrics", "host", cls.metrics_host),
             metrics_port=(
                 r.integer(metrics, "metrics", "port", 9464, 0, 65535) if metrics_on else None
@@ -250,6 +269,12 @@ class _Reader:
                 )
         return dict(t)
 
+    def fraction(self, t: Mapping[str, Any], name: str, key: str, default: float) -> float:
+        v = t.get(key, default)
+        if isinstance(v, bool) or not isinstance(v, int | float) or not 0 <= v <= 1:
+            raise self.fail(f"{name}.{key}", f"must be a number from 0 to 1, got {v!r}")
+        return float(v)
+
     def strings(self, t: Mapping[str, Any], name: str, key: str) -> list[str] | None:
         v = t.get(key)
         if v is None:
@@ -288,6 +313,7 @@ class _Reader:
             templates=self.strings(t, "watchlist", "templates"),
             max_substitutions=self.integer(t, "watchlist", "max_substitutions", 1, 0, 2),
             edges=self.boolean(t, "watchlist", "edges", True),
+            plate_density=self.fraction(t, "watchlist", "plate_density", 0.3),
             default_match=cast(Literal["exact", "lookalike"], default_match or "lookalike"),
             lists=lists,
         )

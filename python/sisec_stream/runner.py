@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from types import FrameType
-from typing import IO
+from typing import IO, TYPE_CHECKING, Any
 
 from bytewax.dataflow import Dataflow
 from bytewax.recovery import RecoveryConfig, init_db_dir
@@ -27,17 +27,22 @@ from bytewax.run import cli_main
 from confluent_kafka import KafkaError
 
 from sisec_stream.engine import EVENT_TYPES, Alert, Engine, Reject
-from sisec_stream.errors import ConfigError
+from sisec_stream.errors import ConfigError, SisecError
 from sisec_stream.files import JsonLinesSource
 from sisec_stream.flow import build_alerts_flow
 from sisec_stream.metrics import UNKNOWN_SOURCE, EngineMetrics, MetricsServer
 from sisec_stream.runconfig import RunConfig
 from sisec_stream.sinks import JsonLinesSink, alert_line, reject_line
-from sisec_stream.watchlist import Watchlist
+from sisec_stream.watchlist import LoadReport, Watchlist
+
+if TYPE_CHECKING:
+    from sisec_stream.kafka.watchlist_feed import WatchlistFeed
 
 __all__ = [
+    "CATCH_UP_TIMEOUT_S",
     "RunFlow",
     "RunOptions",
+    "WatchlistReloader",
     "build_engine",
     "build_run_flow",
     "load_watchlist",
@@ -46,6 +51,10 @@ __all__ = [
 ]
 
 log = logging.getLogger("sisec_stream.run")
+
+#: Longest wait, at start, for the watchlist topic to be read before the flow
+#: starts anyway (the feed keeps reading; early events may miss late entries).
+CATCH_UP_TIMEOUT_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -102,10 +111,12 @@ def _delivery_failed(metrics: EngineMetrics) -> Callable[[str, KafkaError], None
 
 @dataclass
 class RunFlow:
-    """A built flow and the files to close once it has run."""
+    """A built flow, the live watchlist its engine matches against, and the files
+    to close once it has run."""
 
     flow: Dataflow
     files: list[JsonLinesSink[Alert] | JsonLinesSink[Reject]] = field(default_factory=list)
+    watchlist: Watchlist | None = None
 
     def close(self) -> None:
         """Close the replay output files."""
@@ -140,7 +151,7 @@ def build_run_flow(
             options.out_dir / f"rejects{suffix}.jsonl", reject_line
         )
         flow = build_alerts_flow(source, engine, alerts_out, rejects_out, metrics=metrics)
-        return RunFlow(flow, [alerts_out, rejects_out])
+        return RunFlow(flow, [alerts_out, rejects_out], engine.watchlist)
 
     on_error = _delivery_failed(metrics)
     producer = config.kafka.producer_config()
@@ -170,7 +181,168 @@ def build_run_flow(
         on_lag=metrics.set_lag,
         stop=stop,
     )
-    return RunFlow(build_alerts_flow(kafka_source, engine, alerts, rejects, metrics=metrics))
+    flow = build_alerts_flow(kafka_source, engine, alerts, rejects, metrics=metrics)
+    return RunFlow(flow, watchlist=engine.watchlist)
+
+
+FileStamp = tuple[int, int, int]
+
+
+def _stamp(path: Path) -> FileStamp | None:
+    """What tells a changed file: mtime (ns), size and inode (an atomic rename)."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+
+class WatchlistReloader:
+    """Reloads the watchlist file when it changes, on a background thread.
+
+    Every ``interval_s`` the file's mtime, size and inode are compared with those
+    of the loaded version; once a change has held still for one check (a file
+    being written in place is not read half-way), :meth:`Watchlist.reload`
+    replaces the whole list (parsed aside, swapped in under a short write lock,
+    so matching never pauses). With a ``feed``, the watchlist topic's entries and
+    deletions are put back on top (the topic has the last word). A file that
+    cannot be loaded keeps the previous list and logs why (file and line); it is
+    tried again when it changes again.
+
+    Args:
+        watchlist: The live watchlist.
+        path: The file (CSV, or Parquet by suffix).
+        interval_s: Seconds between checks.
+        skip_bad_rows: Load without bad rows (each logged) instead of refusing the file.
+        feed: The watchlist-topic feed whose overlay is re-applied, if any.
+        on_reload: Told True/False after each reload attempt (e.g. a metric).
+        on_entries: Told ``counts_by_list()`` after each successful reload.
+        stamp: The file's stamp when the list was loaded (None: take it now).
+    """
+
+    def __init__(
+        self,
+        watchlist: Watchlist,
+        path: Path,
+        interval_s: float,
+        *,
+        skip_bad_rows: bool = False,
+        feed: WatchlistFeed | None = None,
+        on_reload: Callable[[bool], None] | None = None,
+        on_entries: Callable[[dict[str, int]], None] | None = None,
+        stamp: FileStamp | None = None,
+    ) -> None:
+        self.watchlist = watchlist
+        self.path = path
+        self.interval_s = interval_s
+        self.skip_bad_rows = skip_bad_rows
+        self.feed = feed
+        self.on_reload = on_reload
+        self.on_entries = on_entries
+        self._loaded = stamp if stamp is not None else _stamp(path)  # the version in use
+        self._seen = self._loaded  # at the last check
+        self._missing_logged = False
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Start checking every ``interval_s``."""
+        self._thread = threading.Thread(target=self._run, name="watchlist-reloader", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop checking; waits (bounded) for a reload in progress."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            try:
+                self.check()
+            except Exception:  # never take the worker down
+                log.exception("watchlist %s: reload check failed", self.path)
+
+    def check(self) -> LoadReport | None:
+        """One check: reload if the file changed and has not changed since the
+        previous check. The report, or None when there was nothing (yet) to
+        reload or it could not be loaded (logged)."""
+        stamp = _stamp(self.path)
+        if stamp is None:
+            if not self._missing_logged:
+                log.error(
+                    "watchlist %s: cannot read it (missing?); keeping the current list",
+                    self.path,
+                )
+                self._missing_logged = True
+            return None
+        self._missing_logged = False
+        settled = stamp == self._seen
+        self._seen = stamp
+        if stamp == self._loaded or not settled:
+            return None
+        self._loaded = stamp
+
+        def load() -> LoadReport:
+            return self.watchlist.reload(
+                self.path, replace_all=True, skip_bad_rows=self.skip_bad_rows
+            )
+
+        try:
+            report = load() if self.feed is None else self.feed.replace_base(load)
+        except ValueError as e:  # WatchlistError: names the file and line
+            if _stamp(self.path) != stamp:  # written while read: again once it settles
+                log.info("watchlist %s changed while being read; reading it again", self.path)
+                return None
+            log.error("watchlist not reloaded, keeping the previous list: %s", e)
+            if self.on_reload is not None:
+                self.on_reload(False)
+            return None
+        for line, why in report.skipped:
+            log.warning("%s line %d skipped: %s", self.path, line, why)
+        log.info(
+            "watchlist %s reloaded: %d entries loaded, %d rows skipped; %d entries now",
+            self.path,
+            report.loaded,
+            len(report.skipped),
+            len(self.watchlist),
+        )
+        if self.on_reload is not None:
+            self.on_reload(True)
+        if self.on_entries is not None:
+            self.on_entries(self.watchlist.counts_by_list())
+        return report
+
+
+def _start_feed(
+    config: RunConfig, watchlist: Watchlist, metrics: EngineMetrics, stop: threading.Event
+) -> WatchlistFeed:
+    """Start following the watchlist topic and wait (bounded, or until ``stop``)
+    until what it held at start is applied, so the first events are matched
+    against the whole list."""
+    from sisec_stream.kafka.watchlist_feed import WatchlistFeed
+
+    feed = WatchlistFeed(
+        watchlist,
+        config.brokers,
+        config.topics.watchlist,
+        config=config.kafka.consumer_config(),
+        on_update=metrics.watchlist_update,
+        on_entries=metrics.set_watchlist,
+    )
+    feed.start()
+    deadline = time.monotonic() + CATCH_UP_TIMEOUT_S
+    while not feed.wait_caught_up(0.1):
+        if stop.is_set() or not feed.running or time.monotonic() >= deadline:
+            log.warning(
+                "watchlist topic %s not read to its end within %.0f s (%s); starting the "
+                "flow anyway: early events are matched against the part read so far",
+                config.topics.watchlist,
+                CATCH_UP_TIMEOUT_S,
+                feed.stats(),
+            )
+            break
+    return feed
 
 
 def _recovery(config: RunConfig) -> RecoveryConfig | None:
@@ -243,22 +415,76 @@ def summary(metrics: EngineMetrics, seconds: float) -> str:
 def run(config: RunConfig, options: RunOptions, stream: IO[str] | None = None) -> int:
     """Run the flow until its source ends (replays, ``stop_at_end``) or SIGINT/SIGTERM.
 
+    Against Kafka, the watchlist topic is followed for live updates (``[watchlist]
+    updates``) and the file reloaded when it changes (``reload_interval_s``);
+    replays use the list as loaded, so they stay reproducible.
+
     Returns the process exit code: 0 when the flow ended normally, 1 when it
     failed (e.g. deliveries that did not succeed), after logging why.
     """
     out = stream if stream is not None else sys.stderr
     metrics = EngineMetrics()
     graceful = _GracefulStop()
+    wl_file = config.watchlist_file
+    stamp = _stamp(wl_file) if wl_file is not None else None  # before it is loaded
     built = build_run_flow(config, metrics, options, graceful.event)
+    server: MetricsServer | None = None
+    feed: WatchlistFeed | None = None
+    reloader: WatchlistReloader | None = None
+    previous: dict[signal.Signals, Any] = {}
+    t0 = time.perf_counter()
+    code = 0
+    ran = False
     try:
         recovery = _recovery(config)
         server = _serve_metrics(config, metrics, options.process_id)
-    except BaseException:
+        previous = {s: signal.signal(s, graceful) for s in (signal.SIGTERM, signal.SIGINT)}
+        watchlist = built.watchlist if not options.inputs else None  # replays: as loaded
+        if watchlist is not None and config.watchlist_updates:
+            try:
+                feed = _start_feed(config, watchlist, metrics, graceful.event)
+            except ConfigError:
+                raise  # exit 2: the message says what to configure
+            except KeyboardInterrupt:  # a second signal while the topic is read
+                log.warning("interrupted while reading the watchlist topic")
+                return 130
+            except SisecError as e:
+                log.error("cannot follow the watchlist topic: %s", e)
+                return 1
+        if watchlist is not None and wl_file is not None and config.watchlist_reload_interval_s:
+            reloader = WatchlistReloader(
+                watchlist,
+                wl_file,
+                config.watchlist_reload_interval_s,
+                skip_bad_rows=config.skip_bad_rows,
+                feed=feed,
+                on_reload=metrics.watchlist_reloaded,
+                on_entries=metrics.set_watchlist,
+                stamp=stamp,
+            )
+            reloader.start()
+        t0 = time.perf_counter()
+        ran = True
+        code = _run_flow(built, config, options, recovery)
+    finally:
+        if reloader is not None:
+            reloader.stop()
+        if feed is not None:
+            feed.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         built.close()
-        raise
-    previous = {s: signal.signal(s, graceful) for s in (signal.SIGTERM, signal.SIGINT)}
-    t0 = time.perf_counter()
-    code = 0
+        if ran:
+            print(summary(metrics, time.perf_counter() - t0), file=out)
+        if server is not None:
+            server.close()
+    return code
+
+
+def _run_flow(
+    built: RunFlow, config: RunConfig, options: RunOptions, recovery: RecoveryConfig | None
+) -> int:
+    """Bytewax's runner on the built flow; the exit code (failures logged)."""
     try:
         cli_main(  # type: ignore[no-untyped-call]
             built.flow,
@@ -270,16 +496,9 @@ def run(config: RunConfig, options: RunOptions, stream: IO[str] | None = None) -
         )
     except KeyboardInterrupt:
         log.warning("interrupted: batches in flight may be redelivered on restart")
-        code = 130
+        return 130
     except Exception as e:  # the flow failed: say why, exit non-zero
         cause = e.__cause__ or e
         log.error("the flow failed: %s", cause)
-        code = 1
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-        built.close()
-        print(summary(metrics, time.perf_counter() - t0), file=out)
-        if server is not None:
-            server.close()
-    return code
+        return 1
+    return 0

@@ -62,6 +62,8 @@ class WatchlistConfig:
         templates: Plate formats, e.g. ``"co_car=LLLDDD"``; None: the defaults.
         max_substitutions: Most look-alike substitutions in one hit (0-2).
         edges: Match a dropped or extra first/last character.
+        plate_density: Share of each format's possible plates in use (0-1): how
+            likely another correction of an impossible read is a real plate.
         default_match: Match mode of lists and entries that set none.
         lists: Per-list settings by list name.
     """
@@ -70,6 +72,7 @@ class WatchlistConfig:
     templates: Sequence[str] | None = None
     max_substitutions: int = 1
     edges: bool = True
+    plate_density: float = 0.3
     default_match: MatchMode = "lookalike"
     lists: Mapping[str, ListSettings] = field(default_factory=dict)
 
@@ -78,6 +81,7 @@ class WatchlistConfig:
         doc: dict[str, Any] = {
             "max_substitutions": self.max_substitutions,
             "edges": self.edges,
+            "plate_density": self.plate_density,
             "default_match": self.default_match,
             "lists": {k: asdict(v) for k, v in self.lists.items()},
         }

@@ -252,6 +252,47 @@ impl Templates {
     pub fn fits_any(&self, plate: &Plate) -> bool {
         self.fit(plate.as_str().as_bytes()).is_some()
     }
+
+    /// Symbols that could stand at `pos` of `plate` with every other position
+    /// as it is, in any format (a union over the formats that fit elsewhere).
+    pub fn allowed_at(&self, plate: &[u8], pos: usize) -> u64 {
+        self.0
+            .iter()
+            .filter(|t| {
+                t.len() == plate.len()
+                    && plate
+                        .iter()
+                        .enumerate()
+                        .all(|(i, &c)| i == pos || t.positions[i] & (1 << sym(c)) != 0)
+            })
+            .fold(0, |set, t| set | t.positions[pos])
+    }
+
+    /// How many plates one character longer than `read` (a character added at
+    /// its start, or at its end) some format allows: the ways `read` could be a
+    /// plate with a lost edge character.
+    pub fn edge_completions(&self, read: &[u8]) -> (u32, u32) {
+        let mut first = 0u64;
+        let mut last = 0u64;
+        for t in self.0.iter().filter(|t| t.len() == read.len() + 1) {
+            let p = &t.positions;
+            if read
+                .iter()
+                .enumerate()
+                .all(|(i, &c)| p[i + 1] & (1 << sym(c)) != 0)
+            {
+                first |= p[0];
+            }
+            if read
+                .iter()
+                .enumerate()
+                .all(|(i, &c)| p[i] & (1 << sym(c)) != 0)
+            {
+                last |= p[read.len()];
+            }
+        }
+        (first.count_ones(), last.count_ones())
+    }
 }
 
 #[cfg(test)]
@@ -301,5 +342,13 @@ mod tests {
         assert!(Template::parse("x=LX").is_err());
         assert!(Template::parse("x=L").is_err());
         assert!(Template::parse("x=[T").is_err());
+        // 1975 + a first character: cargo T1975 or diplomatic C/D/M1975.
+        assert_eq!(t.allowed_at(b"T1975", 0).count_ones(), 4);
+        assert_eq!(t.edge_completions(b"1975"), (4, 0));
+        assert_eq!(
+            t.edge_completions(b"CQ837"),
+            (26, 0),
+            "?CQ837 as a car plate"
+        );
     }
 }

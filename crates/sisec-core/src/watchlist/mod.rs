@@ -98,6 +98,9 @@ pub struct WatchlistConfig {
     pub max_substitutions: u8,
     /// Match a dropped or extra first/last character.
     pub edges: bool,
+    /// Share of each plate format's possible plates that are on the road (0-1):
+    /// how likely another correction of an impossible read is a real plate.
+    pub plate_density: f32,
     /// Match mode of lists not in `lists` and entries without their own.
     pub default_match: MatchMode,
     /// Per-list settings by list name.
@@ -111,6 +114,7 @@ impl Default for WatchlistConfig {
             templates: DEFAULT_TEMPLATES.iter().map(|s| s.to_string()).collect(),
             max_substitutions: 1,
             edges: true,
+            plate_density: 0.3,
             default_match: MatchMode::Lookalike,
             lists: BTreeMap::new(),
         }
@@ -125,6 +129,7 @@ struct Rules {
     templates: Templates,
     max_subs: u8,
     edges: bool,
+    density: f32,
     default_match: MatchMode,
     lists: BTreeMap<String, ListSettings>,
 }
@@ -141,6 +146,12 @@ impl WatchlistConfig {
                 self.max_substitutions
             ));
         }
+        if !(0.0..=1.0).contains(&self.plate_density) {
+            return Err(format!(
+                "plate_density is {}; it must be between 0 and 1 (the share of plates in use)",
+                self.plate_density
+            ));
+        }
         for (name, l) in &self.lists {
             if l.priority.is_some_and(|p| !(1..=4).contains(&p)) {
                 return Err(format!("lists.{name}.priority must be 1, 2, 3 or 4"));
@@ -152,6 +163,7 @@ impl WatchlistConfig {
             templates: Templates::parse(&self.templates)?,
             max_subs: self.max_substitutions,
             edges: self.edges,
+            density: self.plate_density,
             default_match: self.default_match,
             lists: self.lists.clone(),
         })
@@ -980,7 +992,7 @@ impl Watchlist {
                 while i != END {
                     let e = &entries[i as usize];
                     if self.eligible(e, q) {
-                        let s = edge_score(fits(read), &self.rules.templates, e, eps);
+                        let s = edge_score(fits(read), &self.rules, e, kind, eps);
                         let mut hit = Hit::new(i, MatchKind::Edge, s);
                         hit.edge = Some(kind);
                         push_best(out, start, hit);
@@ -999,7 +1011,7 @@ impl Watchlist {
                 let fit = fits(read);
                 self.each_exact(key, |e, i| {
                     if e.match_mode == MatchMode::Lookalike && self.eligible(e, q) {
-                        let s = edge_score(fit, &self.rules.templates, e, eps);
+                        let s = edge_score(fit, &self.rules, e, kind, eps);
                         let mut hit = Hit::new(i, MatchKind::Edge, s);
                         hit.edge = Some(kind);
                         push_best(out, start, hit);
@@ -1106,25 +1118,31 @@ impl Watchlist {
             return None; // the exact probe found it
         }
         hit.n_subs = n as u8;
-        let template = self.rules.templates.fit(listed);
-        hit.score = match template {
+        let templates = &self.rules.templates;
+        hit.score = match templates.fit(listed) {
             // The read fits no format but the listed plate does: the read is
-            // certainly wrong, and this listed plate is one of the few
-            // corrections the format allows at the substituted positions.
-            Some(t) if !fits(read) => {
-                0.95 * hit
+            // certainly wrong, and this listed plate is one of the corrections
+            // the formats allow at the substituted positions. The others
+            // compete, each a real plate with probability `density`; so do
+            // the plates the read would be with a lost edge character.
+            Some(_) if !fits(read) => {
+                let p_subs: f32 = hit
                     .substitutions()
                     .iter()
                     .map(|s| {
-                        let allowed =
-                            confusion.alternatives(s.read) & t.allowed(usize::from(s.pos));
-                        let total: f32 = (0..36)
-                            .filter(|j| allowed & (1 << j) != 0)
+                        let allowed = confusion.alternatives(s.read)
+                            & templates.allowed_at(listed, usize::from(s.pos));
+                        let others: f32 = (0..36)
+                            .filter(|&j| allowed & (1 << j) != 0 && SYMBOLS[j] != s.listed)
                             .map(|j| confusion.weight(SYMBOLS[j], s.read))
                             .sum();
-                        confusion.weight(s.listed, s.read) / total.max(f32::EPSILON)
+                        let w = confusion.weight(s.listed, s.read);
+                        w / (w + self.rules.density * others)
                     })
-                    .product::<f32>()
+                    .product();
+                let (first, last) = templates.edge_completions(read);
+                let edge = EDGE_SHARE / 2.0 * self.rules.density * (first + last) as f32;
+                0.95 * p_subs * LOOKALIKE_SHARE / (LOOKALIKE_SHARE + edge)
             }
             // The read is itself a plausible plate: a real different car is far
             // more likely than a misread, unless the read is unsure.
@@ -1145,6 +1163,10 @@ impl Watchlist {
 }
 
 const SYMBOLS: &[u8; 36] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+/// Shares of OCR misreads in the field (DOMAIN.md): most are look-alike
+/// substitutions; about one in four loses an edge character (either edge).
+const LOOKALIKE_SHARE: f32 = 0.76;
+const EDGE_SHARE: f32 = 0.24;
 /// A witness's partial plate matches many cars: shown, never paged urgently.
 const PATTERN_SCORE: f32 = 0.3;
 
@@ -1172,12 +1194,26 @@ fn posterior(eps: f32, q: f32) -> f32 {
     odds / (1.0 + odds)
 }
 
-fn edge_score(read_fits: bool, templates: &Templates, e: &Entry, eps: f32) -> f32 {
-    if !read_fits && templates.fits_any(&e.plate) {
-        0.8
-    } else {
-        // About 1 misread in 8 loses an edge character.
-        posterior(eps, 0.12)
+fn edge_score(read_fits: bool, rules: &Rules, e: &Entry, kind: EdgeKind, eps: f32) -> f32 {
+    let listed = e.plate.as_str().as_bytes();
+    match rules.templates.fit(listed) {
+        // The read fits no format but the listed plate does: the read lost (or
+        // gained) a character. Any character a format allows at that edge
+        // would explain the read as well; each is a real plate with
+        // probability `density`, the listed one certainly.
+        Some(_) if !read_fits => {
+            let completions = match kind {
+                EdgeKind::DroppedFirst => rules.templates.allowed_at(listed, 0).count_ones(),
+                EdgeKind::DroppedLast => rules
+                    .templates
+                    .allowed_at(listed, listed.len() - 1)
+                    .count_ones(),
+                // Anything could have been read as the extra character.
+                EdgeKind::ExtraFirst | EdgeKind::ExtraLast => 36,
+            };
+            0.95 / (1.0 + rules.density * (completions.max(1) - 1) as f32)
+        }
+        _ => posterior(eps, EDGE_SHARE / 2.0),
     }
 }
 

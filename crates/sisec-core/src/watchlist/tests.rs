@@ -114,10 +114,86 @@ fn edges_dropped_and_extra() {
     assert_eq!(hits(&w, "ABC12"), [("SV-1".into(), MatchKind::Edge)]);
     assert_eq!(hits(&w, "XABC123"), [("SV-1".into(), MatchKind::Edge)]);
     assert_eq!(hits(&w, "ABC1234"), [("SV-1".into(), MatchKind::Edge)]);
+    // BC123 fits no format: any of 26 letters may be missing, each a real
+    // plate with probability 0.3 (plate_density), the listed one certainly.
     let p = plate("BC123");
     let h = one(&w, &ReadQuery::plate(&p, 0));
     assert_eq!(h.edge, Some(EdgeKind::DroppedFirst));
-    assert!(h.score >= 0.8, "BC123 fits no format: {}", h.score);
+    assert!(
+        (h.score - 0.95 / (1.0 + 0.3 * 25.0)).abs() < 1e-4,
+        "{}",
+        h.score
+    );
+    // ABC12 + a digit is a car plate, + a letter a motorcycle plate: 36.
+    let p = plate("ABC12");
+    let h = one(&w, &ReadQuery::plate(&p, 0));
+    assert!(
+        (h.score - 0.95 / (1.0 + 0.3 * 35.0)).abs() < 1e-4,
+        "{}",
+        h.score
+    );
+    // T1975 (cargo) read as 1975: C, D, M1975 are diplomatic plates too.
+    let w = wl("entry_id,plate,list\nT,T1975,stolen_vehicle\n");
+    let p = plate("1975");
+    let h = one(&w, &ReadQuery::plate(&p, 0));
+    assert!(
+        (h.score - 0.95 / (1.0 + 0.3 * 3.0)).abs() < 1e-4,
+        "{}",
+        h.score
+    );
+}
+
+#[test]
+fn a_read_that_may_have_lost_an_edge_is_weaker_evidence_of_a_look_alike() {
+    // CQ837 may be diplomatic C0837 misread (Q for 0), or any ?CQ837 car plate
+    // that lost its first letter.
+    let w = wl("entry_id,plate,list
+D,C0837,wanted
+");
+    let p = plate("CQ837");
+    let h = one(&w, &ReadQuery::plate(&p, 0));
+    let want = 0.95 * 0.76 / (0.76 + 0.12 * 0.3 * 26.0);
+    assert!((h.score - want).abs() < 1e-4, "{} vs {want}", h.score);
+    assert!(h.demotion() >= 2);
+}
+
+#[test]
+fn other_corrections_of_an_impossible_read_compete() {
+    // A0C123: 0 in a letter position could be O, D or Q; only D is listed.
+    let w = wl("entry_id,plate,list
+SV-1,ADC123,stolen_vehicle
+");
+    let p = plate("A0C123");
+    let h = one(&w, &ReadQuery::plate(&p, 0));
+    assert!(
+        (h.score - 0.95 / (1.0 + 0.3 * 2.0)).abs() < 1e-4,
+        "{}",
+        h.score
+    );
+    assert_eq!(h.demotion(), 1);
+    // With every plate in use (density 1) the three corrections are equal.
+    let cfg = WatchlistConfig {
+        plate_density: 1.0,
+        ..WatchlistConfig::default()
+    };
+    let (w, _) = Watchlist::from_csv_with(
+        b"plate,list
+ADC123,sv
+",
+        "w",
+        &cfg,
+        &LoadOptions::default(),
+    )
+    .unwrap();
+    let h = one(&w, &ReadQuery::plate(&p, 0));
+    assert!((h.score - 0.95 / 3.0).abs() < 1e-4, "{}", h.score);
+    let bad = WatchlistConfig {
+        plate_density: 1.5,
+        ..WatchlistConfig::default()
+    };
+    assert!(Watchlist::with_config(&bad)
+        .unwrap_err()
+        .contains("between 0 and 1"));
 }
 
 #[test]
