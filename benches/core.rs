@@ -1,10 +1,18 @@
 //! Criterion benchmarks of the core's hot paths, each beside a baseline:
 //! `serde_json` skipping the same bytes (`IgnoredAny`: the least any JSON
-//! parser must do) and deserialising into a `serde_json::Value`.
-//! Run: `make bench-rust` (cargo bench -p sisec-core).
+//! parser must do) and deserialising into a `serde_json::Value`; the watchlist
+//! at 1M entries beside a plain `FxHashMap` probe and a hash-map look-alike
+//! expansion (issue 3).
+//! Run: `make bench-rust` (cargo bench -p sisec-core --bench core); only the
+//! watchlist groups: `cargo bench -p sisec-core --bench core -- watchlist_`.
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use sisec_core::{event::parse_event, Engine, EngineConfig, EntrySpec, Plate, Watchlist};
+use rustc_hash::{FxHashMap, FxHashSet};
+use sisec_core::watchlist::{MatchMode, DEFAULT_GROUPS};
+use sisec_core::{
+    event::parse_event, Engine, EngineConfig, EntrySpec, Hit, Plate, ReadQuery, Watchlist,
+    WatchlistConfig,
+};
 use std::hint::black_box;
 
 /// A deterministic plate generator (xorshift), no rand dependency.
@@ -26,6 +34,38 @@ impl Rng {
             s.push((b'0' + (self.next() % 10) as u8) as char);
         }
         s
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+    /// A plate of a format: `L` any letter (Colombia), `M` a letter but I, O, Q
+    /// (Mexico), `D` a digit.
+    fn plate_of(&mut self, format: &str) -> String {
+        const L: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+        const M: &[u8] = b"ABCDEFGHJKLMNPRSTUVWXYZ";
+        const D: &[u8] = b"0123456789";
+        format
+            .bytes()
+            .map(|f| {
+                let set = match f {
+                    b'L' => L,
+                    b'M' => M,
+                    _ => D,
+                };
+                set[self.below(set.len())] as char
+            })
+            .collect()
+    }
+    /// A plate of the Medellín/Mexico City mix: every format is a default template.
+    fn realistic_plate(&mut self) -> String {
+        // co_car, co_moto, mx_private, mx_old: 40/30/20/10 %.
+        let format = match self.below(10) {
+            0..=3 => "LLLDDD",
+            4..=6 => "LLLDDL",
+            7 | 8 => "MMMDDDM",
+            _ => "MMMDDDD",
+        };
+        self.plate_of(format)
     }
 }
 
@@ -133,5 +173,270 @@ fn bench(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench);
+/// The generator's look-alike groups (`LOOKALIKE_GROUPS`): misreads are drawn
+/// from these; the watchlist's defaults are a superset.
+const GENERATOR_GROUPS: &[&str] = &[
+    "0ODQ", "1IL", "2Z", "5S", "8B", "6G", "EF", "PR", "VY", "HKMN",
+];
+
+/// The other members of `c`'s group in `groups` (without weights).
+fn lookalikes<'g>(groups: &'g [&'g str], c: u8) -> impl Iterator<Item = u8> + 'g {
+    groups
+        .iter()
+        .map(|g| g.split(':').next().unwrap_or(g).as_bytes())
+        .filter(move |g| g.contains(&c))
+        .flat_map(move |g| g.iter().copied().filter(move |&x| x != c))
+}
+
+/// What a read is.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum ReadKind {
+    /// A plate not on the list.
+    Unlisted,
+    /// A listed plate, read correctly.
+    Exact,
+    /// A listed plate misread: 3/4 one look-alike character (the generator's
+    /// groups), the rest a dropped first or last character, as the Python
+    /// generator's `misread` makes them.
+    Misread,
+}
+
+/// `n` unique plates of the realistic mix: the listed ones, and the set of them.
+fn listed_plates(rng: &mut Rng, n: usize) -> (Vec<String>, FxHashSet<String>) {
+    let mut seen = FxHashSet::default();
+    let mut listed = Vec::with_capacity(n);
+    while listed.len() < n {
+        let p = rng.realistic_plate();
+        if seen.insert(p.clone()) {
+            listed.push(p);
+        }
+    }
+    (listed, seen)
+}
+
+fn read_of(rng: &mut Rng, listed: &[String], seen: &FxHashSet<String>, kind: ReadKind) -> Plate {
+    let text = match kind {
+        ReadKind::Unlisted => loop {
+            let p = rng.realistic_plate();
+            if !seen.contains(&p) {
+                break p;
+            }
+        },
+        ReadKind::Exact => listed[rng.below(listed.len())].clone(),
+        ReadKind::Misread => {
+            let mut b = listed[rng.below(listed.len())].clone().into_bytes();
+            let r = rng.below(100);
+            let positions: Vec<usize> = (0..b.len())
+                .filter(|&j| lookalikes(GENERATOR_GROUPS, b[j]).next().is_some())
+                .collect();
+            if r < 76 && !positions.is_empty() {
+                let j = positions[rng.below(positions.len())];
+                let alts: Vec<u8> = lookalikes(GENERATOR_GROUPS, b[j]).collect();
+                b[j] = alts[rng.below(alts.len())];
+            } else if r < 88 {
+                b.remove(0);
+            } else {
+                b.pop();
+            }
+            String::from_utf8(b).unwrap()
+        }
+    };
+    Plate::parse(&text).unwrap()
+}
+
+/// The stream's mix: 97 % unlisted, 0.5 % listed read exactly, 2.5 % misreads.
+fn mixed_reads(rng: &mut Rng, listed: &[String], seen: &FxHashSet<String>, n: usize) -> Vec<Plate> {
+    (0..n)
+        .map(|i| {
+            let kind = match i % 200 {
+                0 => ReadKind::Exact,
+                1..=5 => ReadKind::Misread,
+                _ => ReadKind::Unlisted,
+            };
+            read_of(rng, listed, seen, kind)
+        })
+        .collect()
+}
+
+fn build_watchlist(listed: &[String], config: &WatchlistConfig) -> Watchlist {
+    let mut wl = Watchlist::with_config(config).unwrap();
+    for (i, p) in listed.iter().enumerate() {
+        wl.insert(EntrySpec {
+            entry_id: format!("E{i:07}"),
+            plate: p.clone(),
+            list: "stolen_vehicle".into(),
+            ..Default::default()
+        })
+        .unwrap();
+    }
+    wl
+}
+
+/// Base-37 key of plate bytes, as `Plate::key` computes it.
+fn key_of(b: &[u8]) -> u64 {
+    b.iter().fold(0u64, |k, &c| {
+        k * 37
+            + match c {
+                b'0'..=b'9' => u64::from(c - b'0') + 1,
+                _ => u64::from(c - b'A') + 11,
+            }
+    })
+}
+
+/// The hash-map way to do what the watchlist does: probe the read, each
+/// one-substitution look-alike variant (the watchlist's default groups), the read
+/// with any symbol added at either end and without its first or last character.
+fn expansion_hits(map: &FxHashMap<u64, u32>, table: &[Vec<u8>; 256], read: &[u8]) -> usize {
+    const SYMBOLS: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+    let mut hits = usize::from(map.contains_key(&key_of(read)));
+    let mut buf = [0u8; 11];
+    buf[..read.len()].copy_from_slice(read);
+    for i in 0..read.len() {
+        for &a in &table[usize::from(read[i])] {
+            buf[i] = a;
+            hits += usize::from(map.contains_key(&key_of(&buf[..read.len()])));
+        }
+        buf[i] = read[i];
+    }
+    if read.len() < 10 {
+        let n = read.len();
+        for &c in SYMBOLS {
+            buf[0] = c;
+            buf[1..=n].copy_from_slice(read);
+            hits += usize::from(map.contains_key(&key_of(&buf[..=n])));
+            buf[..n].copy_from_slice(read);
+            buf[n] = c;
+            hits += usize::from(map.contains_key(&key_of(&buf[..=n])));
+        }
+    }
+    if read.len() > 2 {
+        hits += usize::from(map.contains_key(&key_of(&read[1..])));
+        hits += usize::from(map.contains_key(&key_of(&read[..read.len() - 1])));
+    }
+    hits
+}
+
+/// Issue 3: matching at 1M entries, per read (criterion's time / reads). Reads
+/// are never repeated in a stream, so each iteration matches 100k distinct
+/// reads: about as many cache lines of the indexes as the L3 cache holds.
+fn bench_watchlist(c: &mut Criterion) {
+    const ENTRIES: usize = 1_000_000;
+    const READS: usize = 100_000;
+    const BY_KIND: usize = READS;
+    const AT_MS: i64 = 1_795_000_000_000;
+    let mut rng = Rng(0x2026_1123_0000_0003);
+    let (listed, seen) = listed_plates(&mut rng, ENTRIES);
+    let reads = mixed_reads(&mut rng, &listed, &seen, READS);
+    let exact_config = WatchlistConfig {
+        max_substitutions: 0,
+        edges: false,
+        default_match: MatchMode::Exact,
+        ..Default::default()
+    };
+    let exact = build_watchlist(&listed, &exact_config);
+    let plain: FxHashMap<u64, u32> = listed
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (key_of(p.as_bytes()), i as u32))
+        .collect();
+    let mut out = Vec::new();
+    // Like for like: the exact-only watchlist and the map agree on every read.
+    let agree = reads.iter().all(|p| {
+        out.clear();
+        exact.match_read(&ReadQuery::plate(p, AT_MS), &mut out);
+        out.len() == usize::from(plain.contains_key(&p.key()))
+    });
+    assert!(agree, "exact-only watchlist and hash map disagree");
+    let match_all = |wl: &Watchlist, reads: &[Plate], out: &mut Vec<Hit>| {
+        let mut n = 0;
+        for p in reads {
+            out.clear();
+            wl.match_read(&ReadQuery::plate(p, AT_MS), out);
+            n += out.len();
+        }
+        n
+    };
+    let map_get = |reads: &[Plate]| {
+        reads
+            .iter()
+            .filter(|p| plain.contains_key(&p.key()))
+            .count()
+    };
+
+    let mut g = c.benchmark_group("watchlist_exact_1m");
+    g.throughput(Throughput::Elements(READS as u64));
+    g.bench_function("match_read_exact_only", |b| {
+        b.iter(|| match_all(&exact, black_box(&reads), &mut out))
+    });
+    g.bench_function("baseline_fxhashmap_get", |b| {
+        b.iter(|| map_get(black_box(&reads)))
+    });
+    g.finish();
+    drop(exact);
+
+    let wl = build_watchlist(&listed, &WatchlistConfig::default());
+    eprintln!(
+        "watchlist_lookalike_1m: {} entries, memory_bytes {} ({:.1} B/entry), \
+         size_of::<Entry>() {}",
+        wl.len(),
+        wl.memory_bytes(),
+        wl.memory_bytes() as f64 / wl.len() as f64,
+        std::mem::size_of::<sisec_core::watchlist::Entry>()
+    );
+    let by_kind = |rng: &mut Rng, kind| -> Vec<Plate> {
+        (0..BY_KIND)
+            .map(|_| read_of(rng, &listed, &seen, kind))
+            .collect()
+    };
+    let unlisted = by_kind(&mut rng, ReadKind::Unlisted);
+    let listed_exact = by_kind(&mut rng, ReadKind::Exact);
+    let misreads = by_kind(&mut rng, ReadKind::Misread);
+    // Every misread must be found, else the timing is of the wrong work.
+    let found = misreads.iter().all(|p| {
+        out.clear();
+        wl.match_read(&ReadQuery::plate(p, AT_MS), &mut out);
+        !out.is_empty()
+    });
+    assert!(found, "a misread of a listed plate was not matched");
+    let mut table: [Vec<u8>; 256] = std::array::from_fn(|_| Vec::new());
+    for (c, alts) in table.iter_mut().enumerate() {
+        *alts = lookalikes(DEFAULT_GROUPS, c as u8).collect();
+    }
+
+    let mut g = c.benchmark_group("watchlist_lookalike_1m");
+    g.throughput(Throughput::Elements(READS as u64));
+    g.sample_size(30);
+    g.bench_function("match_read_default_mix", |b| {
+        b.iter(|| match_all(&wl, black_box(&reads), &mut out))
+    });
+    g.bench_function("baseline_fxhashmap_get", |b| {
+        b.iter(|| map_get(black_box(&reads)))
+    });
+    g.bench_function("baseline_fxhashmap_expansion", |b| {
+        b.iter(|| {
+            black_box(&reads)
+                .iter()
+                .map(|p| expansion_hits(&plain, &table, p.as_str().as_bytes()))
+                .sum::<usize>()
+        })
+    });
+    g.finish();
+
+    // Each kind of read alone (as many distinct reads as the mix).
+    let mut g = c.benchmark_group("watchlist_lookalike_1m_by_read");
+    g.throughput(Throughput::Elements(BY_KIND as u64));
+    g.sample_size(30);
+    for (name, reads) in [
+        ("unlisted", &unlisted),
+        ("listed_exact", &listed_exact),
+        ("misread", &misreads),
+    ] {
+        g.bench_function(name, |b| {
+            b.iter(|| match_all(&wl, black_box(reads), &mut out))
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, bench, bench_watchlist);
 criterion_main!(benches);
