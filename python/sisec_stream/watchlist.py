@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from sisec_stream import _core
 from sisec_stream.errors import WatchlistError
@@ -92,9 +92,8 @@ class WatchlistConfig:
         return json.dumps(doc)
 
 
-@dataclass(frozen=True, slots=True)
-class Hit:
-    """A read matching a watchlist entry.
+class Hit(NamedTuple):
+    """A read matching a watchlist entry (a named tuple: cheap to build by the million).
 
     Attributes:
         entry_id, list: The entry and its list.
@@ -361,8 +360,11 @@ class Watchlist:
         """Hits of many plates in one call (the GIL is released while matching);
         a string that is not a plate gets no hits."""
         at_ms = int(time.time() * 1000) if at is None else to_epoch_ms(at)
-        out = self._inner.match_batch(list(plates), at_ms)
-        return [[Hit._from_tuple(t) for t in hits] if hits else [] for hits in out]
+        plates = plates if isinstance(plates, list) else list(plates)
+        out: list[list[Hit]] = [[] for _ in plates]
+        for i, t in self._inner.match_batch(plates, at_ms):
+            out[i].append(Hit._from_tuple(t))
+        return out
 
     def allows(self, list: str, plate: str, *, at: Time | None = None) -> bool:
         """Is ``plate`` on allow list ``list`` (exactly, active at ``at``)?"""

@@ -5,7 +5,7 @@
 
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyList, PyTuple};
+use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
 use sisec_core as core;
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -76,13 +76,17 @@ impl PyWatchlist {
     }
 }
 
+/// The engine's default list priorities, for hits outside an engine.
+static DEFAULTS: std::sync::LazyLock<core::EngineConfig> =
+    std::sync::LazyLock::new(core::EngineConfig::default);
+
 fn hit_tuple(wl: &core::Watchlist, read: &core::Plate, h: &core::Hit) -> HitTuple {
     use core::watchlist::corroboration as c;
     let e = wl.entry(h.entry);
     let list = wl.list_name(e.list);
     let base = wl
         .priority_of(e)
-        .unwrap_or_else(|| core::EngineConfig::default().list_priority(list));
+        .unwrap_or_else(|| DEFAULTS.list_priority(list));
     let mut corroboration = Vec::new();
     for (flag, name) in [
         (c::CANDIDATE, "candidate"),
@@ -260,27 +264,39 @@ impl PyWatchlist {
         Ok(out.iter().map(|h| hit_tuple(&wl, &p, h)).collect())
     }
 
-    /// Hits of many plates at `at_ms`, one list per plate (None for a string
-    /// that is not a plate). The GIL is released while matching.
+    /// Hits of many plates at `at_ms`, as (index of the plate, hit) pairs; a
+    /// string that is not a plate has none. Plates are parsed while holding the
+    /// GIL (no per-plate allocation), then matched with it released.
     fn match_batch(
         &self,
         py: Python<'_>,
-        plates: Vec<String>,
+        plates: &Bound<'_, PyList>,
         at_ms: i64,
-    ) -> Vec<Option<Vec<HitTuple>>> {
-        py.detach(|| {
-            let wl = self.read();
+    ) -> PyResult<Vec<(usize, HitTuple)>> {
+        let mut parsed: Vec<(usize, core::Plate)> = Vec::with_capacity(plates.len());
+        for (i, item) in plates.iter().enumerate() {
+            let s = item
+                .cast::<PyString>()
+                .map_err(|_| PyTypeError::new_err(format!("plates[{i}] must be str")))?;
+            if let Ok(p) = core::Plate::parse(s.to_str()?) {
+                parsed.push((i, p));
+            }
+        }
+        let wl = self.read();
+        let hits = py.detach(|| {
             let mut out = Vec::new();
-            plates
-                .iter()
-                .map(|s| {
-                    let p = core::Plate::parse(s).ok()?;
-                    out.clear();
-                    wl.match_read(&core::ReadQuery::plate(&p, at_ms), &mut out);
-                    Some(out.iter().map(|h| hit_tuple(&wl, &p, h)).collect())
-                })
-                .collect()
-        })
+            let mut found: Vec<(usize, core::Plate, core::Hit)> = Vec::new();
+            for (i, p) in &parsed {
+                out.clear();
+                wl.match_read(&core::ReadQuery::plate(p, at_ms), &mut out);
+                found.extend(out.iter().map(|h| (*i, *p, *h)));
+            }
+            found
+        });
+        Ok(hits
+            .iter()
+            .map(|(i, p, h)| (*i, hit_tuple(&wl, p, h)))
+            .collect())
     }
 
     /// Is `plate` on allow list `list` at `at_ms`?

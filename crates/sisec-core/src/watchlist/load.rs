@@ -6,7 +6,6 @@
 
 use super::{EntrySpec, MatchMode, Watchlist, WatchlistConfig, WatchlistError};
 use crate::timestamp::{days_from_civil, parse_rfc3339};
-use rustc_hash::FxHashMap;
 
 /// How to load.
 #[derive(Clone, Debug, Default)]
@@ -125,7 +124,11 @@ impl Watchlist {
             (c("region"), c("make"), c("color"), c("match"), c("note"));
 
         let mut report = LoadReport::default();
-        let mut first_line: FxHashMap<String, u64> = FxHashMap::default();
+        // Line of each entry loaded by this call, by entry index (0: not this
+        // call): a repeated id in one file is an error, a repeat of an older
+        // entry's id replaces it.
+        let mut loaded_on: Vec<u64> = Vec::new();
+        self.reserve(data.iter().filter(|&&b| b == b'\n').count());
         let mut record = csv::StringRecord::new();
         loop {
             match rdr.read_record(&mut record) {
@@ -205,19 +208,29 @@ impl Watchlist {
                 })
             };
             let result = row().and_then(|spec| {
-                let id = if spec.entry_id.is_empty() {
-                    super::default_entry_id(&spec.list, &spec.plate)
+                let default_id;
+                let id = if spec.entry_id.trim().is_empty() {
+                    default_id = super::default_entry_id(&spec.list, &spec.plate);
+                    default_id.as_str()
                 } else {
-                    spec.entry_id.clone()
+                    spec.entry_id.trim()
                 };
-                if let Some(prev) = first_line.get(&id) {
+                if let Some(prev) = self
+                    .find_id(id)
+                    .and_then(|i| loaded_on.get(i as usize).copied())
+                    .filter(|&l| l != 0)
+                {
                     return Err(format!(
                         "entry_id {id:?} is already used on line {prev}; entry ids (or \
                          list:plate when entry_id is empty) must be unique"
                     ));
                 }
-                first_line.insert(id, line);
-                self.upsert(spec)
+                let idx = self.upsert_idx(spec)? as usize;
+                if loaded_on.len() <= idx {
+                    loaded_on.resize(idx + 1, 0);
+                }
+                loaded_on[idx] = line;
+                Ok(())
             });
             match result {
                 Ok(()) => report.loaded += 1,

@@ -586,12 +586,38 @@ impl Watchlist {
     /// Add an entry, or replace the one with the same id. Errors say what is
     /// wrong with the fields (the caller adds where they came from).
     pub fn upsert(&mut self, spec: EntrySpec) -> Result<(), String> {
+        self.upsert_idx(spec).map(|_| ())
+    }
+
+    fn upsert_idx(&mut self, spec: EntrySpec) -> Result<u32, String> {
         let entry = self.build_entry(spec)?;
         if let Some(old) = self.find_id(&entry.entry_id) {
             self.remove_at(old);
         }
-        self.add(entry);
-        Ok(())
+        Ok(self.add(entry))
+    }
+
+    /// Make room for `additional` entries up front: a bulk load then never
+    /// regrows an index or rebuilds a filter.
+    pub fn reserve(&mut self, additional: usize) {
+        self.entries
+            .reserve(additional.saturating_sub(self.free.len()));
+        let total = self.alive + additional;
+        for t in [
+            &mut self.by_id,
+            &mut self.exact,
+            &mut self.canon,
+            &mut self.drop_first,
+            &mut self.drop_last,
+        ] {
+            t.reserve_empty(total);
+        }
+        if self.alive == 0 {
+            let bits = total.max(64) * 2 * KeyFilter::BITS_PER_KEY;
+            self.exact_filter = KeyFilter::with_bits(bits);
+            self.canon_filter = KeyFilter::with_bits(bits);
+            self.edge_filter = KeyFilter::with_bits(bits * 2);
+        }
     }
 
     /// Add a new entry; an error if its id is already present.
@@ -680,7 +706,7 @@ impl Watchlist {
         })
     }
 
-    fn add(&mut self, entry: Entry) {
+    fn add(&mut self, entry: Entry) -> u32 {
         let idx = match self.free.pop() {
             Some(i) => {
                 self.entries[i as usize] = entry;
@@ -693,6 +719,7 @@ impl Watchlist {
         };
         self.alive += 1;
         self.index(idx, true);
+        idx
     }
 
     fn remove_at(&mut self, idx: u32) {

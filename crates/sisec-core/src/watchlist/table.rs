@@ -151,6 +151,18 @@ impl IdxTable {
         self.slots[hole] = FREE;
     }
 
+    /// Size an empty table for `keys` keys (no later growth); no-op otherwise.
+    pub fn reserve_empty(&mut self, keys: usize) {
+        if self.keys == 0 {
+            let n = (keys.max(8) * 2).next_power_of_two();
+            if n > self.slots.len() {
+                self.slots = vec![FREE; n];
+                self.mask = n - 1;
+            }
+            self.next.reserve(keys);
+        }
+    }
+
     fn grow(&mut self, key_of: &impl Fn(u32) -> u64) {
         let doubled = vec![FREE; self.slots.len() * 2];
         let old = std::mem::replace(&mut self.slots, doubled);
