@@ -15,8 +15,9 @@ from sisec_stream.engine import (
     EngineConfig,
     Reject,
 )
-from sisec_stream.errors import ConfigError, SisecError, WatchlistError
+from sisec_stream.errors import ConfigError, SisecError, WatchlistError, ZonesError
 from sisec_stream.watchlist import Hit, ListSettings, Watchlist, WatchlistConfig
+from sisec_stream.zones import Zone, Zones
 
 __all__ = [
     "ALERT_KINDS",
@@ -34,6 +35,9 @@ __all__ = [
     "Watchlist",
     "WatchlistConfig",
     "WatchlistError",
+    "Zone",
+    "Zones",
+    "ZonesError",
 ]
 
 __version__ = "0.1.0"

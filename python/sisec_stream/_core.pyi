@@ -17,6 +17,7 @@ __all__ = [
     "REJECT_REASONS",
     "Engine",
     "Watchlist",
+    "Zones",
 ]
 
 REJECT_REASONS: list[str]
@@ -76,3 +77,16 @@ class Engine:
     def max_event_bytes(self) -> int: ...
     @property
     def watchlist_len(self) -> int: ...
+
+@final
+class Zones:
+    @staticmethod
+    def from_geojson_bytes(
+        data: bytes, source: str, bbox: tuple[float, float, float, float] | None = None
+    ) -> Zones: ...
+    def locate(self, lat: float, lon: float) -> list[int]: ...
+    def locate_batch(self, lats: object, lons: object) -> tuple[list[int], list[int]]: ...
+    def zone(
+        self, i: int
+    ) -> tuple[str, str, str, int, list[tuple[int, int]], list[str] | None, str | None]: ...
+    def __len__(self) -> int: ...

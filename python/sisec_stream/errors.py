@@ -8,7 +8,7 @@ subclass what users already catch (`ValueError`).
 
 from __future__ import annotations
 
-__all__ = ["ConfigError", "SisecError", "WatchlistError"]
+__all__ = ["ConfigError", "SisecError", "WatchlistError", "ZonesError"]
 
 
 class SisecError(Exception):
@@ -43,3 +43,25 @@ class WatchlistError(ConfigError):
         self.source = source
         self.line = line
         self.reason = reason or message
+
+
+class ZonesError(ConfigError):
+    """A zones file that cannot be loaded: names the file, the feature and the fix.
+
+    Attributes:
+        source: The file (or source) name.
+        feature: Index of the offending feature in the collection, or None.
+        zone_id: Its ``zone_id``, when it has one.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        source: str = "",
+        feature: int | None = None,
+        zone_id: str | None = None,
+    ) -> None:
+        super().__init__(message, key="zones")
+        self.source = source
+        self.feature = feature
+        self.zone_id = zone_id

@@ -17,6 +17,7 @@ pub mod plate;
 pub mod reject;
 pub mod timestamp;
 pub mod watchlist;
+pub mod zones;
 
 pub use alert::{Alert, AlertKind};
 pub use config::{ConfigError, EngineConfig};
@@ -27,3 +28,4 @@ pub use reject::{Reason, Reject};
 pub use watchlist::{
     EntrySpec, Hit, MatchKind, ReadQuery, Watchlist, WatchlistConfig, WatchlistError,
 };
+pub use zones::{Zone, Zones, ZonesError};

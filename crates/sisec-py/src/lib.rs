@@ -3,6 +3,7 @@
 //! Conversions and error mapping only. Users import `sisec_stream`, whose
 //! Python modules wrap these classes with documented, typed APIs.
 
+use pyo3::buffer::PyBuffer;
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
@@ -14,6 +15,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 // so it can subclass ValueError; the binding raises those classes.
 pyo3::import_exception!(sisec_stream.errors, ConfigError);
 pyo3::import_exception!(sisec_stream.errors, WatchlistError);
+pyo3::import_exception!(sisec_stream.errors, ZonesError);
 
 /// Alert as crossing into Python:
 /// (alert_id, kind, priority, event_time_ms, incident_key, json).
@@ -319,6 +321,117 @@ impl PyWatchlist {
     }
 }
 
+/// Zones with their point index (see `sisec_stream.Zones`).
+#[pyclass(frozen, module = "sisec_stream._core", name = "Zones")]
+struct PyZones {
+    inner: core::Zones,
+}
+
+fn f64_buffer(obj: &Bound<'_, PyAny>, name: &str) -> PyResult<Vec<f64>> {
+    let buf = PyBuffer::<f64>::get(obj).map_err(|_| {
+        PyTypeError::new_err(format!(
+            "{name} must support the buffer protocol with float64 items \
+             (array.array('d'), a numpy float64 array)"
+        ))
+    })?;
+    buf.to_vec(obj.py())
+}
+
+#[pymethods]
+impl PyZones {
+    /// Parse a GeoJSON FeatureCollection; `bbox` (lon0, lat0, lon1, lat1) is
+    /// where zones are expected (catches swapped coordinates).
+    #[staticmethod]
+    #[pyo3(signature = (data, source, bbox = None))]
+    fn from_geojson_bytes(
+        py: Python<'_>,
+        data: &[u8],
+        source: &str,
+        bbox: Option<(f64, f64, f64, f64)>,
+    ) -> PyResult<Self> {
+        let zones = py
+            .detach(|| core::Zones::from_geojson(data, source, bbox))
+            .map_err(|e| {
+                ZonesError::new_err((
+                    e.to_string(),
+                    e.source.clone(),
+                    e.feature,
+                    e.zone_id.clone(),
+                ))
+            })?;
+        Ok(PyZones { inner: zones })
+    }
+
+    /// Indices of the zones covering (lat, lon).
+    fn locate(&self, lat: f64, lon: f64) -> Vec<u32> {
+        self.inner.locate(lat, lon)
+    }
+
+    /// (point index, zone index) pairs for float64 buffers of latitudes and
+    /// longitudes; the GIL is released while locating.
+    fn locate_batch(
+        &self,
+        py: Python<'_>,
+        lats: &Bound<'_, PyAny>,
+        lons: &Bound<'_, PyAny>,
+    ) -> PyResult<(Vec<u32>, Vec<u32>)> {
+        let (lats, lons) = (f64_buffer(lats, "lats")?, f64_buffer(lons, "lons")?);
+        if lats.len() != lons.len() {
+            return Err(PyValueError::new_err(format!(
+                "{} latitudes but {} longitudes",
+                lats.len(),
+                lons.len()
+            )));
+        }
+        Ok(py.detach(|| {
+            let (mut points, mut zones) = (Vec::new(), Vec::new());
+            let mut found = Vec::new();
+            for (i, (&lat, &lon)) in lats.iter().zip(&lons).enumerate() {
+                found.clear();
+                self.inner.locate_into(lat, lon, &mut found);
+                for &z in &found {
+                    points.push(i as u32);
+                    zones.push(z);
+                }
+            }
+            (points, zones)
+        }))
+    }
+
+    /// (zone_id, name, kind, priority_boost, active windows, lists, allow_list).
+    #[allow(clippy::type_complexity)]
+    fn zone(
+        &self,
+        i: u32,
+    ) -> PyResult<(
+        String,
+        String,
+        String,
+        i8,
+        Vec<(u16, u16)>,
+        Option<Vec<String>>,
+        Option<String>,
+    )> {
+        if i as usize >= self.inner.len() {
+            return Err(PyValueError::new_err(format!("no zone {i}")));
+        }
+        let z = self.inner.zone(i);
+        Ok((
+            z.zone_id.clone(),
+            z.name.clone(),
+            z.kind.clone(),
+            z.priority_boost,
+            z.active.clone(),
+            z.lists.clone(),
+            z.allow_list.clone(),
+        ))
+    }
+
+    fn __len__(&self) -> usize {
+        self.inner.len()
+    }
+}
+
 /// The engine (see `sisec_stream.Engine`).
 #[pyclass(frozen, module = "sisec_stream._core", name = "Engine")]
 struct PyEngine {
@@ -450,6 +563,7 @@ impl PyEngine {
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyWatchlist>()?;
     m.add_class::<PyEngine>()?;
+    m.add_class::<PyZones>()?;
     m.add(
         "REJECT_REASONS",
         core::Reason::ALL.map(core::Reason::as_str).to_vec(),
