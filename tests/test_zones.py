@@ -242,3 +242,23 @@ def test_missing_or_repeated_zone_id() -> None:
         Zones.from_geojson_bytes(collection([feature("A", poly), feature("A", poly)]))
     with pytest.raises(ZonesError, match="cannot read the zones"):
         Zones.from_geojson(Path("/nonexistent/zones.geojson"))
+
+
+def test_agrees_with_shapely_over_the_demo_city_zones() -> None:
+    """A million random points over the generator's zones for Medellín: quadrant
+    grid (shared edges), schools, the prison with its courtyard hole, the
+    hospitals' multipolygon, the municipality around them all."""
+    from sisec_stream.generator import ScenarioConfig
+    from sisec_stream.generator.zones import city_zones
+
+    doc = city_zones(ScenarioConfig(seed=7))
+    zones = Zones.from_geojson_bytes(json.dumps(doc).encode(), "medellin zones")
+    geoms = [shape(f["geometry"]) for f in doc["features"]]
+    x0, y0, x1, y1 = shapely.total_bounds(geoms)
+    rng = np.random.default_rng(3)
+    lons = rng.uniform(x0 - 0.01, x1 + 0.01, 1_000_000)
+    lats = rng.uniform(y0 - 0.01, y1 + 0.01, 1_000_000)
+    points, found = zones.locate_indices(lats, lons)
+    assert set(zip(points, found, strict=True)) == shapely_pairs(geoms, lats, lons)
+    kinds = {zones.zone(z).kind for z in set(found)}
+    assert {"sector", "school", "restricted", "critical", "municipality"} <= kinds

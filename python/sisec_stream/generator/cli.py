@@ -133,6 +133,10 @@ def run_generate(args: argparse.Namespace) -> int:
         f"{world['cameras']:,}, devices.csv {world['devices']:,}, truth_*.csv, scenario.json"
     )
     print(
+        f"  zones.geojson {world['zones']:,} zones, allow_lists.csv "
+        f"{world.get('allow_list_entries', 0):,} plates"
+    )
+    print(
         f"generated {summary['events']:,} events in {summary['generation_seconds']:.2f} s: "
         f"{summary['events_per_s']:,} events/s"
     )

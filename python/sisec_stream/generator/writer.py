@@ -31,12 +31,20 @@ from typing import Any, Final, Protocol
 import orjson
 from tqdm import tqdm
 
-from sisec_stream.generator.config import ScenarioConfig
+from sisec_stream.generator.config import ScenarioConfig, derive_rng
 from sisec_stream.generator.plate_reads import READS_CHUNK, ReadFormatter, traffic
 from sisec_stream.generator.scenario import SOURCES, TRUTH_COLUMNS, Event, Scenario, Source
 from sisec_stream.generator.timefmt import TsFormatter
+from sisec_stream.generator.zones import allow_list_names, write_zones
 
-__all__ = ["EVENT_FILES", "TRUTH_FILES", "write_scenario"]
+__all__ = [
+    "ALLOW_LISTS_FILE",
+    "EVENT_FILES",
+    "TRUTH_FILES",
+    "ZONES_FILE",
+    "write_allow_lists",
+    "write_scenario",
+]
 
 #: Event file of each source (JSON Lines, one event per line).
 EVENT_FILES: Final[dict[Source, str]] = {
@@ -54,6 +62,10 @@ _CHUNK: Final = 8192
 _BUFFER: Final = 1 << 20
 _FORMATTERS: Final = 2  # formatter processes of the plate-read pipeline
 _COL: Final = [itemgetter(i) for i in range(12)]  # column getters (C-level loops)
+#: Zones of the city (GeoJSON) and the allow lists its restricted zones refer to.
+ZONES_FILE: Final = "zones.geojson"
+ALLOW_LISTS_FILE: Final = "allow_lists.csv"
+_ALLOW_LIST_SIZE: Final = 36  # authorised vehicles per allow list
 
 
 def write_watchlist(sc: Scenario, path: Path) -> None:
@@ -64,7 +76,26 @@ def write_watchlist(sc: Scenario, path: Path) -> None:
         f.write("".join([",".join(row) + "\n" for row in sc.watchlist]))
 
 
-def _write_static(sc: Scenario, out_dir: Path) -> None:
+def write_allow_lists(sc: Scenario, names: Sequence[str], path: Path) -> int:
+    """Write ``plate,list`` rows: for each allow list in ``names``, a few dozen plates of
+    the circulating fleet (none on the watchlist), so some reads in the restricted zones
+    are authorised. Deterministic per seed; returns the number of rows."""
+    fleet = sc.fleet
+    unlisted = [plate for v, plate in enumerate(fleet.plates) if v not in fleet.listed]
+    rows = 0
+    with path.open("w", encoding="utf-8", newline="") as f:
+        f.write("plate,list\n")  # normalised plates and list names: no CSV quoting needed
+        for name in names:
+            rng = derive_rng(sc.config.seed, f"allow_lists/{name}")
+            plates = sorted(rng.sample(unlisted, min(_ALLOW_LIST_SIZE, len(unlisted))))
+            f.write("".join(f"{plate},{name}\n" for plate in plates))
+            rows += len(plates)
+    return rows
+
+
+def _write_static(sc: Scenario, out_dir: Path) -> dict[str, int]:
+    """Write the watchlist, registries, zones and allow lists; counts of zones and
+    allow-list rows (``allow_list_entries`` only if an allow list is referenced)."""
     write_watchlist(sc, out_dir / "watchlist.csv")
     with (out_dir / "cameras.csv").open("w", encoding="utf-8", newline="") as f:
         w = csv.writer(f, lineterminator="\n")
@@ -98,6 +129,12 @@ def _write_static(sc: Scenario, out_dir: Path) -> None:
             off = sc.offline_at.get(i)
             when = f"{off},{tsf.local_ms(off)}" if off is not None else ","
             f.write(f"{d.device_id},{d.device_kind},{when}\n")
+    zones = write_zones(sc.config, out_dir / ZONES_FILE, sc.city)
+    written = {"zones": len(zones["features"])}
+    names = allow_list_names(zones)
+    if names:
+        written["allow_list_entries"] = write_allow_lists(sc, names, out_dir / ALLOW_LISTS_FILE)
+    return written
 
 
 _SUMMARY_KEYS: Final[dict[str, tuple[str, ...]]] = {
@@ -425,13 +462,15 @@ def write_scenario(
     """Generate the scenario of ``config`` into ``out_dir`` and return its summary.
 
     Writes ``plate_reads.jsonl``, ``button_presses.jsonl``, ``calls.jsonl`` (one JSON event
-    per line), ``watchlist.csv``, ``cameras.csv``, ``devices.csv``, the ground truth
-    (``truth_plate_reads.csv``, ``truth_button_presses.csv``, ``truth_calls.csv``,
-    ``truth_devices.csv``) and ``scenario.json`` (config, counts, timing). Every file but
-    ``scenario.json`` (which records the generation time) is byte-identical for the same
-    config. ``progress`` shows a tqdm bar on stderr. ``parallel`` makes the plate reads
-    in forked processes (where ``fork`` exists and the caller runs a single thread); the
-    files are the same either way.
+    per line), ``watchlist.csv``, ``cameras.csv``, ``devices.csv``, ``zones.geojson`` (the
+    city's zones, see :mod:`~sisec_stream.generator.zones`), ``allow_lists.csv`` (if a zone
+    refers to an allow list), the ground truth (``truth_plate_reads.csv``,
+    ``truth_button_presses.csv``, ``truth_calls.csv``, ``truth_devices.csv``) and
+    ``scenario.json`` (config, counts, timing). Every file but ``scenario.json`` (which
+    records the generation time) is byte-identical for the same config. ``progress``
+    shows a tqdm bar on stderr. ``parallel`` makes the plate reads in forked processes
+    (where ``fork`` exists and the caller runs a single thread); the files are the same
+    either way.
     """
     t_begin = time.perf_counter()
     out_dir = Path(out_dir)
@@ -444,6 +483,7 @@ def write_scenario(
         pipeline = _PlatePipeline(sc, out_dir)
     processes = 1 + len(pipeline.procs) if pipeline else 1
     counts: dict[str, dict[str, int]] = {}
+    static: dict[str, int] = {}
     try:
         with (
             tqdm(
@@ -458,7 +498,7 @@ def write_scenario(
             else contextlib.nullcontext(None) as bar
         ):
             sink = _Progress(bar, pipeline.counts if pipeline else None)
-            _write_static(sc, out_dir)
+            static = _write_static(sc, out_dir)
             for source in SOURCES:
                 if pipeline is None or source != "plate_reads":
                     counts[source] = _write_source(sc, source, out_dir, sink).summary()
@@ -498,6 +538,7 @@ def write_scenario(
             "vehicles": len(sc.fleet.plates),
             "listed_vehicles": len(sc.fleet.listed),
             "watchlist_entries": len(sc.watchlist),
+            **static,
         },
         "files": {
             "events": dict(EVENT_FILES),
@@ -505,6 +546,8 @@ def write_scenario(
             "watchlist": "watchlist.csv",
             "cameras": "cameras.csv",
             "devices": "devices.csv",
+            "zones": ZONES_FILE,
+            **({"allow_lists": ALLOW_LISTS_FILE} if "allow_list_entries" in static else {}),
         },
         "counts": counts,
         "events": total,
