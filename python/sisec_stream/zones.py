@@ -117,9 +117,14 @@ class Zones:
             out[p].append(self._zones[z])
         return out
 
-    def locate_indices(self, lats: FloatArray, lons: FloatArray) -> tuple[list[int], list[int]]:
-        """The raw batch result: parallel lists of point and zone indices."""
-        return self._inner.locate_batch(_as_buffer(lats), _as_buffer(lons))
+    def locate_indices(self, lats: FloatArray, lons: FloatArray) -> tuple[array[int], array[int]]:
+        """The raw batch result: parallel ``array('I')`` of point and zone indices
+        (``numpy.frombuffer(a, numpy.uint32)`` views them without a copy)."""
+        points, zones = self._inner.locate_batch(_as_buffer(lats), _as_buffer(lons))
+        out_p, out_z = array("I"), array("I")
+        out_p.frombytes(points)
+        out_z.frombytes(zones)
+        return out_p, out_z
 
     def zone(self, index: int) -> Zone:
         """A zone by index (as in :meth:`locate_indices`)."""

@@ -368,13 +368,15 @@ impl PyZones {
     }
 
     /// (point index, zone index) pairs for float64 buffers of latitudes and
-    /// longitudes; the GIL is released while locating.
-    fn locate_batch(
+    /// longitudes, as two native-endian uint32 byte strings (for `array('I')`):
+    /// a Python int per pair would cost more than the lookup. The GIL is
+    /// released while locating.
+    fn locate_batch<'py>(
         &self,
-        py: Python<'_>,
-        lats: &Bound<'_, PyAny>,
-        lons: &Bound<'_, PyAny>,
-    ) -> PyResult<(Vec<u32>, Vec<u32>)> {
+        py: Python<'py>,
+        lats: &Bound<'py, PyAny>,
+        lons: &Bound<'py, PyAny>,
+    ) -> PyResult<(Bound<'py, PyBytes>, Bound<'py, PyBytes>)> {
         let (lats, lons) = (f64_buffer(lats, "lats")?, f64_buffer(lons, "lons")?);
         if lats.len() != lons.len() {
             return Err(PyValueError::new_err(format!(
@@ -383,19 +385,20 @@ impl PyZones {
                 lons.len()
             )));
         }
-        Ok(py.detach(|| {
+        let (points, zones) = py.detach(|| {
             let (mut points, mut zones) = (Vec::new(), Vec::new());
             let mut found = Vec::new();
             for (i, (&lat, &lon)) in lats.iter().zip(&lons).enumerate() {
                 found.clear();
                 self.inner.locate_into(lat, lon, &mut found);
                 for &z in &found {
-                    points.push(i as u32);
-                    zones.push(z);
+                    points.extend_from_slice(&(i as u32).to_ne_bytes());
+                    zones.extend_from_slice(&z.to_ne_bytes());
                 }
             }
             (points, zones)
-        }))
+        });
+        Ok((PyBytes::new(py, &points), PyBytes::new(py, &zones)))
     }
 
     /// (zone_id, name, kind, priority_boost, active windows, lists, allow_list).
