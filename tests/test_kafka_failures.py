@@ -16,17 +16,18 @@ from typing import Any
 
 import pytest
 from bytewax.inputs import DynamicSource, StatelessSourcePartition
-from confluent_kafka import KafkaError, Producer, TopicPartition
+from confluent_kafka import Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from conftest import SHARED_KAFKA_LIB, button
-from sisec_stream import Alert, Engine, Reject
+from sisec_stream import Engine
 from sisec_stream.flow import build_alerts_flow, run_flow
 from sisec_stream.kafka import BrokerSettings, TopicSpec, create_topics, stop
-from sisec_stream.kafka.sink import DeliveryError, KafkaSink, alert_message, reject_message
+from sisec_stream.kafka.sink import DeliveryError
 from sisec_stream.kafka.source import KafkaSource, OffsetGoneError
 from sisec_stream.kafka.testing import temporary_broker
 from sisec_stream.metrics import EngineMetrics
+from sisec_stream.runner import counted_sinks
 
 
 def _topic(prefix: str) -> str:
@@ -129,31 +130,6 @@ def test_consumer_lag_is_published(broker: BrokerSettings) -> None:
     assert lags[-1] == 0.0
 
 
-def _metric_sinks(
-    bootstrap: str, alerts_topic: str, rejects_topic: str, metrics: EngineMetrics, **config: int
-) -> tuple[KafkaSink[Alert], KafkaSink[Reject]]:
-    def failed(topic: str, err: KafkaError) -> None:
-        metrics.delivery_failed(topic, err.name())
-
-    alerts: KafkaSink[Alert] = KafkaSink(
-        bootstrap,
-        alerts_topic,
-        alert_message,
-        on_error=failed,
-        on_delivered=metrics.delivered,
-        config=dict(config),
-    )
-    rejects: KafkaSink[Reject] = KafkaSink(
-        bootstrap,
-        rejects_topic,
-        reject_message,
-        on_error=failed,
-        on_delivered=metrics.delivered,
-        config=dict(config),
-    )
-    return alerts, rejects
-
-
 class _PacedButtons(DynamicSource[bytes]):
     """Panic presses, a batch every 50 ms, until ``stop`` is set (bounded)."""
 
@@ -187,7 +163,7 @@ def test_message_too_large_fails_the_flow_and_is_counted(
         [TopicSpec(alerts_topic, 1, {"max.message.bytes": "200"}), TopicSpec(rejects_topic, 1)],
     )
     metrics = EngineMetrics()
-    sinks = _metric_sinks(broker.bootstrap, alerts_topic, rejects_topic, metrics)
+    sinks = counted_sinks(broker.bootstrap, alerts_topic, rejects_topic, metrics)
     done = threading.Event()
     with (
         caplog.at_level(logging.ERROR, logger="sisec_stream.kafka.sink"),
@@ -213,8 +189,8 @@ def test_broker_stopped_mid_run_fails_the_flow_and_is_counted(
 ) -> None:
     create_topics(own_broker.bootstrap, [TopicSpec("alerts", 1), TopicSpec("rejects", 1)])
     metrics = EngineMetrics()
-    sinks = _metric_sinks(
-        own_broker.bootstrap, "alerts", "rejects", metrics, **{"delivery.timeout.ms": 4000}
+    sinks = counted_sinks(
+        own_broker.bootstrap, "alerts", "rejects", metrics, {"delivery.timeout.ms": 4000}
     )
     done = threading.Event()
     failure: list[BaseException] = []

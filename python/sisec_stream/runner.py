@@ -14,12 +14,12 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from types import FrameType
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, TypeVar
 
 from bytewax.dataflow import Dataflow
 from bytewax.recovery import RecoveryConfig, init_db_dir
@@ -30,6 +30,7 @@ from sisec_stream.engine import EVENT_TYPES, Alert, Engine, Reject
 from sisec_stream.errors import ConfigError, SisecError
 from sisec_stream.files import JsonLinesSource
 from sisec_stream.flow import build_alerts_flow
+from sisec_stream.kafka.sink import Encoded, KafkaSink, alert_message, reject_message
 from sisec_stream.metrics import UNKNOWN_SOURCE, EngineMetrics, MetricsServer
 from sisec_stream.runconfig import RunConfig
 from sisec_stream.sinks import JsonLinesSink, alert_line, reject_line
@@ -45,12 +46,15 @@ __all__ = [
     "WatchlistReloader",
     "build_engine",
     "build_run_flow",
+    "counted_sinks",
     "load_watchlist",
     "run",
     "summary",
 ]
 
 log = logging.getLogger("sisec_stream.run")
+
+T = TypeVar("T")
 
 #: Longest wait, at start, for the watchlist topic to be read before the flow
 #: starts anyway (the feed keeps reading; early events may miss late entries).
@@ -102,11 +106,29 @@ def build_engine(config: RunConfig, metrics: EngineMetrics | None = None) -> Eng
     return Engine(config.engine, watchlist=watchlist)
 
 
-def _delivery_failed(metrics: EngineMetrics) -> Callable[[str, KafkaError], None]:
+def counted_sinks(
+    brokers: str,
+    alerts_topic: str,
+    rejects_topic: str,
+    metrics: EngineMetrics,
+    config: Mapping[str, str | int | bool] | None = None,
+) -> tuple[KafkaSink[Alert], KafkaSink[Reject]]:
+    """The alert and reject sinks, their deliveries and failures counted in ``metrics``."""
+
     def on_error(topic: str, err: KafkaError) -> None:
         metrics.delivery_failed(topic, err.name())
 
-    return on_error
+    def sink(topic: str, encode: Callable[[T], Encoded]) -> KafkaSink[T]:
+        return KafkaSink(
+            brokers,
+            topic,
+            encode,
+            on_error=on_error,
+            on_delivered=metrics.delivered,
+            config=config,
+        )
+
+    return sink(alerts_topic, alert_message), sink(rejects_topic, reject_message)
 
 
 @dataclass
@@ -135,7 +157,6 @@ def build_run_flow(
     Setting ``stop`` ends the sources at their next poll: what was read still
     reaches the sinks, then the flow ends.
     """
-    from sisec_stream.kafka.sink import KafkaSink, alert_message, reject_message
     from sisec_stream.kafka.source import KafkaSource
 
     options = options or RunOptions()
@@ -153,23 +174,12 @@ def build_run_flow(
         flow = build_alerts_flow(source, engine, alerts_out, rejects_out, metrics=metrics)
         return RunFlow(flow, [alerts_out, rejects_out], engine.watchlist)
 
-    on_error = _delivery_failed(metrics)
-    producer = config.kafka.producer_config()
-    alerts: KafkaSink[Alert] = KafkaSink(
+    alerts, rejects = counted_sinks(
         config.brokers,
         config.topics.alerts,
-        alert_message,
-        on_error=on_error,
-        on_delivered=metrics.delivered,
-        config=producer,
-    )
-    rejects: KafkaSink[Reject] = KafkaSink(
-        config.brokers,
         config.topics.rejects,
-        reject_message,
-        on_error=on_error,
-        on_delivered=metrics.delivered,
-        config=producer,
+        metrics,
+        config.kafka.producer_config(),
     )
     kafka_source = KafkaSource(
         config.brokers,

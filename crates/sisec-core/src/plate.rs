@@ -50,6 +50,12 @@ const fn code(c: u8) -> u64 {
     }
 }
 
+/// The key of normalised plate characters (see [`Plate::key`]); also of parts
+/// of a plate, such as the plate without its first character.
+pub fn key_of(chars: &[u8]) -> u64 {
+    chars.iter().fold(0u64, |k, &c| k * 37 + code(c))
+}
+
 impl Plate {
     /// Validate a plate as read and normalise it (`"abc-123"` → `ABC123`).
     pub fn parse(raw: &str) -> Result<Plate, PlateError> {
@@ -95,9 +101,7 @@ impl Plate {
 
     /// A unique integer for this plate (base-37 digits, zero reserved).
     pub fn key(&self) -> u64 {
-        self.bytes[..usize::from(self.len)]
-            .iter()
-            .fold(0u64, |k, &c| k * 37 + code(c))
+        key_of(&self.bytes[..usize::from(self.len)])
     }
 
     pub fn len(&self) -> usize {

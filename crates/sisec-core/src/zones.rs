@@ -85,6 +85,8 @@ pub struct Zones {
     polygons: Vec<Polygon>,
     cells: Vec<Cell>,
     origin: (f64, f64),
+    /// The grid's far corner (origin + dims × cell size).
+    extent: (f64, f64),
     cell_size: (f64, f64),
     dims: (usize, usize),
 }
@@ -433,6 +435,10 @@ impl Zones {
         self.origin = (x0, y0);
         self.cell_size = (w / side as f64, h / side as f64);
         self.dims = (side, side);
+        self.extent = (
+            x0 + self.cell_size.0 * side as f64,
+            y0 + self.cell_size.1 * side as f64,
+        );
         self.cells = vec![Cell::default(); side * side];
         for (pi, poly) in self.polygons.iter().enumerate() {
             let (cx0, cy0) = self.cell_of(poly.bbox.0, poly.bbox.1);
@@ -485,11 +491,7 @@ impl Zones {
         if self.cells.is_empty() || !lat.is_finite() || !lon.is_finite() {
             return;
         }
-        let (x0, y0) = self.origin;
-        let (x1, y1) = (
-            x0 + self.cell_size.0 * self.dims.0 as f64,
-            y0 + self.cell_size.1 * self.dims.1 as f64,
-        );
+        let ((x0, y0), (x1, y1)) = (self.origin, self.extent);
         if lon < x0 || lon > x1 || lat < y0 || lat > y1 {
             return;
         }

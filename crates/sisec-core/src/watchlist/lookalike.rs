@@ -19,7 +19,8 @@ pub fn sym(c: u8) -> usize {
     }
 }
 
-const SYMBOLS: &[u8; 36] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+/// The plate symbols in [`sym`] order.
+pub(crate) const SYMBOLS: &[u8; 36] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
 
 /// Look-alike characters: which pairs OCR confuses, and how often (weight 0..1).
 #[derive(Clone, Debug)]

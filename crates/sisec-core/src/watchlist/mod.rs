@@ -24,7 +24,8 @@ pub use load::{LoadOptions, LoadReport, SkippedRow};
 pub use lookalike::{ConfusionTable, Template, Templates, DEFAULT_GROUPS, DEFAULT_TEMPLATES};
 
 use crate::event::Candidate;
-use crate::plate::Plate;
+use crate::plate::{key_of, Plate};
+use lookalike::SYMBOLS;
 use pattern::{Pattern, PatternIndex};
 use rustc_hash::FxHashMap;
 use serde::Deserialize;
@@ -127,11 +128,6 @@ struct Rules {
     source: WatchlistConfig,
     confusion: ConfusionTable,
     templates: Templates,
-    max_subs: u8,
-    edges: bool,
-    density: f32,
-    default_match: MatchMode,
-    lists: BTreeMap<String, ListSettings>,
 }
 
 impl WatchlistConfig {
@@ -161,11 +157,6 @@ impl WatchlistConfig {
             source: self.clone(),
             confusion: ConfusionTable::from_groups(&self.confusion)?,
             templates: Templates::parse(&self.templates)?,
-            max_subs: self.max_substitutions,
-            edges: self.edges,
-            density: self.plate_density,
-            default_match: self.default_match,
-            lists: self.lists.clone(),
         })
     }
 }
@@ -416,12 +407,11 @@ impl KeyFilter {
         (key.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> self.shift) as usize
     }
 
-    /// Add a key; false when the filter is full and must be rebuilt larger.
-    fn insert(&mut self, key: u64) -> bool {
+    /// Add a key (`Watchlist::filters_full` tells when to rebuild larger).
+    fn insert(&mut self, key: u64) {
         let i = self.slot(key);
         self.bits[i / 64] |= 1 << (i % 64);
         self.keys += 1;
-        self.keys <= self.bits.len() * 64 / Self::BITS_PER_KEY
     }
 
     #[inline]
@@ -468,11 +458,6 @@ fn fnv(s: &str) -> u64 {
     s.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
         (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
     })
-}
-
-fn key_of_bytes(b: &[u8]) -> u64 {
-    b.iter()
-        .fold(0u64, |k, &c| k * 37 + 1 + lookalike::sym(c) as u64)
 }
 
 /// A set of watchlist entries with its match indexes.
@@ -558,7 +543,13 @@ impl Watchlist {
         if self.lists.len() >= usize::from(u16::MAX) {
             return Err("too many distinct lists".into());
         }
-        let settings = self.rules.lists.get(list).cloned().unwrap_or_default();
+        let settings = self
+            .rules
+            .source
+            .lists
+            .get(list)
+            .cloned()
+            .unwrap_or_default();
         self.lists.push(list.to_owned());
         self.list_kinds.push(settings.kind);
         Ok((self.lists.len() - 1) as u16)
@@ -676,11 +667,11 @@ impl Watchlist {
             );
         }
         let list_idx = self.list_index(list)?;
-        let list_mode = self.rules.lists.get(list).and_then(|s| s.match_mode);
+        let list_mode = self.rules.source.lists.get(list).and_then(|s| s.match_mode);
         let match_mode = spec
             .match_mode
             .or(list_mode)
-            .unwrap_or(self.rules.default_match);
+            .unwrap_or(self.rules.source.default_match);
         let entry_id = if spec.entry_id.trim().is_empty() {
             default_entry_id(list, raw)
         } else {
@@ -763,25 +754,25 @@ impl Watchlist {
             |i: u32| confusion.canonical_key(entries[i as usize].plate.as_str().as_bytes());
         let n = bytes.len();
         // A dropped edge character leaves at least 2 (the shortest plate).
-        let edges = lookalike && self.rules.edges && n > crate::plate::MIN_LEN;
-        let first_of = |i: u32| key_of_bytes(&entries[i as usize].plate.as_str().as_bytes()[1..]);
+        let edges = lookalike && self.rules.source.edges && n > crate::plate::MIN_LEN;
+        let first_of = |i: u32| key_of(&entries[i as usize].plate.as_str().as_bytes()[1..]);
         let last_of = |i: u32| {
             let b = entries[i as usize].plate.as_str().as_bytes();
-            key_of_bytes(&b[..b.len() - 1])
+            key_of(&b[..b.len() - 1])
         };
-        let (k_first, k_last) = (key_of_bytes(&bytes[1..]), key_of_bytes(&bytes[..n - 1]));
+        let (k_first, k_last) = (key_of(&bytes[1..]), key_of(&bytes[..n - 1]));
         if add {
             self.exact.insert(exact_key, idx, &exact_of);
-            grow_if_full(&mut self.exact_filter, exact_key);
+            self.exact_filter.insert(exact_key);
             if lookalike {
                 self.canon.insert(canon_key, idx, &canon_of);
-                grow_if_full(&mut self.canon_filter, canon_key);
+                self.canon_filter.insert(canon_key);
             }
             if edges {
                 self.drop_first.insert(k_first, idx, &first_of);
                 self.drop_last.insert(k_last, idx, &last_of);
-                grow_if_full(&mut self.edge_filter, k_first);
-                grow_if_full(&mut self.edge_filter, k_last);
+                self.edge_filter.insert(k_first);
+                self.edge_filter.insert(k_last);
             }
         } else {
             self.exact.remove(exact_key, idx, &exact_of);
@@ -823,9 +814,9 @@ impl Watchlist {
                 && self.list_kinds[usize::from(e.list)] == ListKind::Alert
             {
                 fc.insert(self.rules.confusion.canonical_key(b));
-                if self.rules.edges && b.len() > crate::plate::MIN_LEN {
-                    fd.insert(key_of_bytes(&b[1..]));
-                    fd.insert(key_of_bytes(&b[..b.len() - 1]));
+                if self.rules.source.edges && b.len() > crate::plate::MIN_LEN {
+                    fd.insert(key_of(&b[1..]));
+                    fd.insert(key_of(&b[..b.len() - 1]));
                 }
             }
         }
@@ -851,6 +842,7 @@ impl Watchlist {
     pub fn priority_of(&self, e: &Entry) -> Option<u8> {
         e.priority.or_else(|| {
             self.rules
+                .source
                 .lists
                 .get(self.list_name(e.list))
                 .and_then(|s| s.priority)
@@ -873,6 +865,7 @@ impl Watchlist {
         self.lists.iter().position(|l| l == list).map_or_else(
             || {
                 self.rules
+                    .source
                     .lists
                     .get(list)
                     .map(|s| s.kind)
@@ -984,7 +977,7 @@ impl Watchlist {
             |r: &[u8]| *read_fits.get_or_insert_with(|| self.rules.templates.fit(r).is_some());
         // Look-alike: every listed plate sharing the read's canonical form.
         let canon_key = self.rules.confusion.canonical_key(read);
-        if self.rules.max_subs > 0 && self.canon_filter.may_contain(canon_key) {
+        if self.rules.source.max_substitutions > 0 && self.canon_filter.may_contain(canon_key) {
             let entries = &self.entries;
             let confusion = &self.rules.confusion;
             let of =
@@ -1001,8 +994,9 @@ impl Watchlist {
             }
         }
         // Edges: the read lost a character (it is a listed plate minus one) ...
-        if self.rules.edges && self.edge_filter.may_contain(key_of_bytes(read)) {
-            let key = key_of_bytes(read);
+        let read_key = q.plate.key();
+        if self.rules.source.edges && self.edge_filter.may_contain(read_key) {
+            let key = read_key;
             for (table, kind) in [
                 (&self.drop_first, EdgeKind::DroppedFirst),
                 (&self.drop_last, EdgeKind::DroppedLast),
@@ -1011,8 +1005,8 @@ impl Watchlist {
                 let of = |i: u32| {
                     let b = entries[i as usize].plate.as_str().as_bytes();
                     match kind {
-                        EdgeKind::DroppedFirst => key_of_bytes(&b[1..]),
-                        _ => key_of_bytes(&b[..b.len() - 1]),
+                        EdgeKind::DroppedFirst => key_of(&b[1..]),
+                        _ => key_of(&b[..b.len() - 1]),
                     }
                 };
                 let mut i = table.first(key, &of);
@@ -1029,16 +1023,14 @@ impl Watchlist {
             }
         }
         // ... or gained one (a listed plate is the read minus its first/last).
-        if self.rules.edges && read.len() > crate::plate::MIN_LEN {
+        if self.rules.source.edges && read.len() > crate::plate::MIN_LEN {
             for (part, kind) in [
                 (&read[1..], EdgeKind::ExtraFirst),
                 (&read[..read.len() - 1], EdgeKind::ExtraLast),
             ] {
-                let key = key_of_bytes(part);
-                let fit = fits(read);
-                self.each_exact(key, |e, i| {
+                self.each_exact(key_of(part), |e, i| {
                     if e.match_mode == MatchMode::Lookalike && self.eligible(e, q) {
-                        let s = edge_score(fit, &self.rules, e, kind, eps);
+                        let s = edge_score(fits(read), &self.rules, e, kind, eps);
                         let mut hit = Hit::new(i, MatchKind::Edge, s);
                         hit.edge = Some(kind);
                         push_best(out, start, hit);
@@ -1130,7 +1122,9 @@ impl Watchlist {
         let mut n = 0usize;
         for (pos, (&l, &r)) in listed.iter().zip(read).enumerate() {
             if l != r {
-                if n == usize::from(self.rules.max_subs) || confusion.weight(l, r) == 0.0 {
+                if n == usize::from(self.rules.source.max_substitutions)
+                    || confusion.weight(l, r) == 0.0
+                {
                     return None;
                 }
                 hit.subs[n] = Sub {
@@ -1164,11 +1158,12 @@ impl Watchlist {
                             .map(|j| confusion.weight(SYMBOLS[j], s.read))
                             .sum();
                         let w = confusion.weight(s.listed, s.read);
-                        w / (w + self.rules.density * others)
+                        w / (w + self.rules.source.plate_density * others)
                     })
                     .product();
                 let (first, last) = templates.edge_completions(read);
-                let edge = EDGE_SHARE / 2.0 * self.rules.density * (first + last) as f32;
+                let edge =
+                    EDGE_SHARE / 2.0 * self.rules.source.plate_density * (first + last) as f32;
                 0.95 * p_subs * LOOKALIKE_SHARE / (LOOKALIKE_SHARE + edge)
             }
             // The read is itself a plausible plate: a real different car is far
@@ -1189,18 +1184,12 @@ impl Watchlist {
     }
 }
 
-const SYMBOLS: &[u8; 36] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
 /// Shares of OCR misreads in the field (DOMAIN.md): most are look-alike
 /// substitutions; about one in four loses an edge character (either edge).
 const LOOKALIKE_SHARE: f32 = 0.76;
 const EDGE_SHARE: f32 = 0.24;
 /// A witness's partial plate matches many cars: shown, never paged urgently.
 const PATTERN_SCORE: f32 = 0.3;
-
-fn grow_if_full(filter: &mut KeyFilter, key: u64) {
-    // A full filter is rebuilt larger by `index` right after.
-    let _ = filter.insert(key);
-}
 
 /// Chance the read is wrong: from its confidence, or the field's 3 %.
 fn error_rate(confidence: Option<f64>) -> f32 {
@@ -1238,7 +1227,7 @@ fn edge_score(read_fits: bool, rules: &Rules, e: &Entry, kind: EdgeKind, eps: f3
                 // Anything could have been read as the extra character.
                 EdgeKind::ExtraFirst | EdgeKind::ExtraLast => 36,
             };
-            0.95 / (1.0 + rules.density * (completions.max(1) - 1) as f32)
+            0.95 / (1.0 + rules.source.plate_density * (completions.max(1) - 1) as f32)
         }
         _ => posterior(eps, EDGE_SHARE / 2.0),
     }
