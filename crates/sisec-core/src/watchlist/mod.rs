@@ -966,7 +966,8 @@ impl Watchlist {
         let start = out.len();
         let read = q.plate.as_str().as_bytes();
         // Exact.
-        self.each_exact(q.plate.key(), |e, i| {
+        let read_key = q.plate.key();
+        self.each_exact(read_key, |e, i| {
             if self.eligible(e, q) {
                 out.push(Hit::new(i, MatchKind::Exact, exact_score(q.confidence)));
             }
@@ -976,7 +977,11 @@ impl Watchlist {
         let mut fits =
             |r: &[u8]| *read_fits.get_or_insert_with(|| self.rules.templates.fit(r).is_some());
         // Look-alike: every listed plate sharing the read's canonical form.
-        let canon_key = self.rules.confusion.canonical_key(read);
+        let canon_key = if self.rules.source.max_substitutions > 0 {
+            self.rules.confusion.canonical_key(read)
+        } else {
+            0 // never probed: exact rules skip the canonical form entirely
+        };
         if self.rules.source.max_substitutions > 0 && self.canon_filter.may_contain(canon_key) {
             let entries = &self.entries;
             let confusion = &self.rules.confusion;
@@ -994,7 +999,6 @@ impl Watchlist {
             }
         }
         // Edges: the read lost a character (it is a listed plate minus one) ...
-        let read_key = q.plate.key();
         if self.rules.source.edges && self.edge_filter.may_contain(read_key) {
             let key = read_key;
             for (table, kind) in [
