@@ -98,7 +98,8 @@ fn bench(c: &mut Criterion) {
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     let events = reads(10_000, &mut rng);
     let slices: Vec<&[u8]> = events.iter().map(Vec::as_slice).collect();
-    let engine = Engine::with_watchlist(EngineConfig::default(), watchlist(100_000, &mut rng));
+    let engine = Engine::with_watchlist(EngineConfig::default(), watchlist(100_000, &mut rng))
+        .expect("default config");
 
     let mut g = c.benchmark_group("plate_reads");
     g.throughput(Throughput::Elements(slices.len() as u64));

@@ -15,7 +15,14 @@ from sisec_stream.engine import (
     EngineConfig,
     Reject,
 )
-from sisec_stream.errors import ConfigError, SisecError, WatchlistError, ZonesError
+from sisec_stream.errors import (
+    ConfigError,
+    RegistryError,
+    SisecError,
+    WatchlistError,
+    ZonesError,
+)
+from sisec_stream.registry import Registry, Sensor
 from sisec_stream.watchlist import Hit, ListSettings, Watchlist, WatchlistConfig
 from sisec_stream.zones import Zone, Zones
 
@@ -30,7 +37,10 @@ __all__ = [
     "EngineConfig",
     "Hit",
     "ListSettings",
+    "Registry",
+    "RegistryError",
     "Reject",
+    "Sensor",
     "SisecError",
     "Watchlist",
     "WatchlistConfig",

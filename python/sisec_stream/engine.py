@@ -6,10 +6,12 @@ import json
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from sisec_stream import _core
+from sisec_stream.registry import Registry
 from sisec_stream.watchlist import Watchlist
+from sisec_stream.zones import Zones
 
 __all__ = [
     "ALERT_KINDS",
@@ -39,6 +41,14 @@ class EngineConfig:
         default_list_priority: Priority of hits on lists not in ``list_priorities``.
         list_priorities: Priority (1 = most urgent .. 4) of a hit per watchlist list.
         button_priorities: Priority of a press per device kind.
+        timezone: IANA time zone of zone ``active`` windows when a zone names none.
+        unknown_sensor: An event from a camera or device missing from a loaded
+            registry is rejected (``reject``, reason ``unknown_sensor``) or placed by
+            its own coordinates (``accept``: mobile cameras).
+        restricted_zone_priority: Priority of a read of a plate not on a
+            restricted zone's allow list (before zone boosts).
+        list_zones: Per-list geofences: hits on the list alert only inside these
+            zones (zone ids, or ``kind:<kind>``).
     """
 
     max_event_bytes: int = 65_536
@@ -59,12 +69,17 @@ class EngineConfig:
             "business_aid": 2,
         }
     )
+    timezone: str = "UTC"
+    unknown_sensor: Literal["reject", "accept"] = "reject"
+    restricted_zone_priority: int = 2
+    list_zones: Mapping[str, Sequence[str]] = field(default_factory=dict)
 
     def to_json(self) -> str:
         """The JSON form the Rust core reads."""
         d = asdict(self)
         d["list_priorities"] = dict(self.list_priorities)
         d["button_priorities"] = dict(self.button_priorities)
+        d["list_zones"] = {k: list(v) for k, v in self.list_zones.items()}
         return json.dumps(d)
 
 
@@ -115,12 +130,17 @@ class Reject:
 
 @dataclass(frozen=True, slots=True)
 class BatchResult:
-    """What one batch produced. ``accepted + rejected == n_in`` always."""
+    """What one batch produced. ``accepted + rejected == n_in`` always.
+
+    ``dropped_hits`` counts watchlist hits not alerted because of where they
+    happened (a zone that takes other lists, or outside the list's geofence).
+    """
 
     n_in: int
     accepted_by_source: dict[str, int]
     alerts: list[Alert]
     rejects: list[Reject]
+    dropped_hits: int = 0
 
     @property
     def accepted(self) -> int:
@@ -141,23 +161,64 @@ class Engine:
     """Parses, validates and matches batches of raw events in Rust.
 
     ``Engine()`` works with the default configuration and an empty watchlist.
-    The engine is read-only once built, so worker threads may share one:
-    :meth:`process` releases the GIL while the core runs.
+    Worker threads may share one engine: :meth:`process` releases the GIL while
+    the core runs, and :meth:`set_places` swaps zones and registries between
+    batches.
     """
 
-    __slots__ = ("_inner", "config", "watchlist")
+    __slots__ = ("_inner", "cameras", "config", "devices", "watchlist", "zones")
 
     def __init__(
-        self, config: EngineConfig | None = None, watchlist: Watchlist | None = None
+        self,
+        config: EngineConfig | None = None,
+        watchlist: Watchlist | None = None,
+        *,
+        zones: Zones | None = None,
+        cameras: Registry | None = None,
+        devices: Registry | None = None,
     ) -> None:
         """Build an engine.
 
+        Args:
+            zones: Zones to place events in (alerts list them, and they shape
+                priorities and filters); None: no zones.
+            cameras, devices: Registries; events from registered sensors are
+                placed by the registry, others per ``config.unknown_sensor``.
+                None: every event is placed by its own coordinates.
+
         Raises:
-            ConfigError: a configuration value is invalid (the message names the key).
+            ConfigError: a configuration value is invalid (the message names the key),
+                e.g. a ``list_zones`` entry naming a zone that is not in ``zones``.
         """
         self.config = config if config is not None else EngineConfig()
         self.watchlist = watchlist if watchlist is not None else Watchlist()
         self._inner = _core.Engine(self.config.to_json(), self.watchlist._inner)
+        self.zones: Zones | None = None
+        self.cameras: Registry | None = None
+        self.devices: Registry | None = None
+        self.set_places(zones=zones, cameras=cameras, devices=devices)
+
+    def set_places(
+        self,
+        *,
+        zones: Zones | None = None,
+        cameras: Registry | None = None,
+        devices: Registry | None = None,
+    ) -> None:
+        """Replace the zones and both registries (a live reload): batches under
+        way finish with the previous ones, the next batch uses these.
+
+        Raises:
+            ConfigError: a ``list_zones`` entry names no zone of ``zones``;
+                nothing is changed.
+            ValueError: a registry of the wrong kind.
+        """
+        self._inner.set_places(
+            None if zones is None else zones._inner,
+            None if cameras is None else cameras._inner,
+            None if devices is None else devices._inner,
+        )
+        self.zones, self.cameras, self.devices = zones, cameras, devices
 
     def process(self, events: Sequence[bytes], now_ms: int | None = None) -> BatchResult:
         """Process one batch of raw events (each one JSON event as ``bytes``).
@@ -169,7 +230,9 @@ class Engine:
             TypeError: an item is not ``bytes`` (a programming error, not bad data).
         """
         batch = events if isinstance(events, list) else list(events)
-        n_in, (n_plate, n_button, n_call), alerts, rejects = self._inner.process(batch, now_ms)
+        n_in, (n_plate, n_button, n_call), alerts, rejects, dropped = self._inner.process(
+            batch, now_ms
+        )
         return BatchResult(
             n_in=n_in,
             accepted_by_source={"plate_read": n_plate, "button_press": n_button, "call": n_call},
@@ -178,6 +241,7 @@ class Engine:
                 Reject(index, reason, fld, detail, batch[index], event_id, source)
                 for index, reason, fld, detail, event_id, source in rejects
             ],
+            dropped_hits=dropped,
         )
 
     def __repr__(self) -> str:

@@ -8,7 +8,7 @@ subclass what users already catch (`ValueError`).
 
 from __future__ import annotations
 
-__all__ = ["ConfigError", "SisecError", "WatchlistError", "ZonesError"]
+__all__ = ["ConfigError", "RegistryError", "SisecError", "WatchlistError", "ZonesError"]
 
 
 class SisecError(Exception):
@@ -65,3 +65,21 @@ class ZonesError(ConfigError):
         self.source = source
         self.feature = feature
         self.zone_id = zone_id
+
+
+class RegistryError(ConfigError):
+    """A camera or device registry that cannot be loaded: names the file, line and fix.
+
+    Attributes:
+        source: The file (or source) name.
+        line: 1-based line of the problem, or None when it concerns the whole file.
+        reason: The problem without the location prefix.
+    """
+
+    def __init__(
+        self, message: str, source: str = "", line: int | None = None, reason: str = ""
+    ) -> None:
+        super().__init__(message, key="registry")
+        self.source = source
+        self.line = line
+        self.reason = reason or message

@@ -2,7 +2,8 @@
 
 Load a GeoJSON FeatureCollection of Polygon / MultiPolygon features (holes
 included) with properties ``zone_id`` (required, unique), ``name``, ``kind``,
-``priority_boost``, ``active`` (``07:00-18:00``), ``lists`` and ``allow_list``.
+``priority_boost``, ``active`` (``07:00-18:00``), ``timezone`` (of ``active``; IANA
+name), ``lists`` and ``allow_list``.
 Lookups run in the Rust core on a grid index.
 
 **Boundary rule:** zones are closed: a point exactly on an edge or a vertex of a
@@ -42,6 +43,7 @@ class Zone:
         active: Local windows ``(start_minute, end_minute)``; empty: always.
         lists: Only hits on these watchlist lists alert here; None: all.
         allow_list: A restricted zone: plates NOT on this allow list alert.
+        timezone: IANA time zone of ``active``; None: the engine's ``timezone``.
     """
 
     zone_id: str
@@ -51,6 +53,7 @@ class Zone:
     active: tuple[tuple[int, int], ...] = ()
     lists: tuple[str, ...] | None = None
     allow_list: str | None = None
+    timezone: str | None = None
 
 
 class Zones:
@@ -62,7 +65,7 @@ class Zones:
         self._inner = _inner
         self._zones: list[Zone] = []
         for i in range(len(_inner)):
-            zone_id, name, kind, boost, active, lists, allow = _inner.zone(i)
+            zone_id, name, kind, boost, active, lists, allow, tz = _inner.zone(i)
             self._zones.append(
                 Zone(
                     zone_id,
@@ -72,6 +75,7 @@ class Zones:
                     tuple(active),
                     None if lists is None else tuple(lists),
                     allow,
+                    tz,
                 )
             )
 

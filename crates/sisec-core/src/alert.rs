@@ -5,6 +5,7 @@
 use crate::event::{ButtonPress, Location, PlateRead};
 use crate::timestamp::format_rfc3339_utc;
 use crate::watchlist::{corroboration, Entry, Hit, MatchKind};
+use crate::zones::Zone;
 use serde::Serialize;
 
 /// Version of the alert JSON layout; bump on incompatible changes.
@@ -17,17 +18,80 @@ pub enum AlertKind {
     PlateHit,
     /// An alarm button was pressed.
     ButtonPress,
+    /// A plate not on a restricted zone's allow list was read inside it.
+    RestrictedZone,
 }
 
 impl AlertKind {
-    pub const ALL: [AlertKind; 2] = [AlertKind::PlateHit, AlertKind::ButtonPress];
+    pub const ALL: [AlertKind; 3] = [
+        AlertKind::PlateHit,
+        AlertKind::ButtonPress,
+        AlertKind::RestrictedZone,
+    ];
 
     pub const fn as_str(self) -> &'static str {
         match self {
             AlertKind::PlateHit => "plate_hit",
             AlertKind::ButtonPress => "button_press",
+            AlertKind::RestrictedZone => "restricted_zone",
         }
     }
+}
+
+/// Where an event happened, as alerts show it: its position and the zones
+/// active there at the event's time, with the boost that applies.
+#[derive(Clone, Debug, Default)]
+pub struct Scene<'a> {
+    pub location: Option<Location>,
+    /// The registered site of the camera or device, if any.
+    pub site: Option<&'a str>,
+    pub zones: Vec<&'a Zone>,
+    /// The zone boost that applies (see `Places::boost`).
+    pub boost: Option<(i8, &'a Zone)>,
+}
+
+impl Scene<'_> {
+    /// `priority` after the zone boost, and the reason when it changed.
+    fn boosted(&self, priority: u8) -> (u8, Option<String>) {
+        let Some((b, zone)) = self.boost else {
+            return (priority, None);
+        };
+        let new = (i16::from(priority) - i16::from(b)).clamp(1, 4) as u8;
+        if new == priority {
+            return (priority, None);
+        }
+        let verb = if b > 0 { "raises" } else { "lowers" };
+        let name = if zone.name.is_empty() {
+            &zone.zone_id
+        } else {
+            &zone.name
+        };
+        (
+            new,
+            Some(format!(
+                "zone {name} ({}) {verb} the priority: P{priority} -> P{new}",
+                zone.kind
+            )),
+        )
+    }
+
+    fn zone_docs(&self) -> Vec<ZoneDoc<'_>> {
+        self.zones
+            .iter()
+            .map(|z| ZoneDoc {
+                zone_id: &z.zone_id,
+                name: &z.name,
+                kind: &z.kind,
+            })
+            .collect()
+    }
+}
+
+#[derive(Serialize)]
+struct ZoneDoc<'a> {
+    zone_id: &'a str,
+    name: &'a str,
+    kind: &'a str,
 }
 
 /// One alert, with the fields routing needs and its full JSON.
@@ -55,6 +119,10 @@ struct AlertDoc<'a, D: Serialize> {
     event_time: String,
     emitted_at: String,
     location: Option<LocationDoc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    site: Option<&'a str>,
+    /// Every zone active at the event's place and time (possibly none).
+    zones: Vec<ZoneDoc<'a>>,
     events: [&'a str; 1],
     incident_key: &'a str,
     details: D,
@@ -134,6 +202,14 @@ struct ButtonDetails<'a> {
     action: &'static str,
 }
 
+fn vehicle_doc<'a>(read: &'a PlateRead<'_>) -> Option<VehicleDoc<'a>> {
+    read.vehicle.as_ref().map(|v| VehicleDoc {
+        class: v.class.as_deref(),
+        make: v.make.as_deref(),
+        color: v.color.as_deref(),
+    })
+}
+
 /// FNV-1a over the parts, with a separator so ("ab","c") != ("a","bc").
 fn stable_id(prefix: &str, parts: &[&str]) -> String {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
@@ -199,6 +275,7 @@ pub fn plate_hit(
     read: &PlateRead<'_>,
     hit: &Hit,
     listing: &Listing<'_>,
+    scene: &Scene<'_>,
 ) -> Alert {
     let Listing {
         entry,
@@ -207,6 +284,7 @@ pub fn plate_hit(
         base_priority,
     } = *listing;
     let priority = (base_priority + hit.demotion()).min(4);
+    let (boosted, boost_reason) = scene.boosted(priority);
     let plate = listed;
     let alert_id = stable_id("hit", &[event_id, &read.camera_id, &entry.entry_id]);
     let incident_key = format!("plate_hit:{}:{plate}", entry.entry_id);
@@ -236,6 +314,8 @@ pub fn plate_hit(
             "P{base_priority} on this list, shown at P{priority}: the match alone is weak evidence"
         ),
     });
+    reasons.extend(boost_reason);
+    let priority = boosted;
     let mut corroborated_by = Vec::new();
     let mut contradicted_by = Vec::new();
     if hit.corroboration & corroboration::CANDIDATE != 0 {
@@ -274,11 +354,7 @@ pub fn plate_hit(
         camera_id: &read.camera_id,
         confidence: read.confidence,
         heading_deg: read.heading_deg,
-        vehicle: read.vehicle.as_ref().map(|v| VehicleDoc {
-            class: v.class.as_deref(),
-            make: v.make.as_deref(),
-            color: v.color.as_deref(),
-        }),
+        vehicle: vehicle_doc(read),
         image_ref: read.image_ref.as_deref(),
     };
     let json = to_json(&AlertDoc {
@@ -289,7 +365,9 @@ pub fn plate_hit(
         reasons,
         event_time: format_rfc3339_utc(ts_ms),
         emitted_at: format_rfc3339_utc(now_ms),
-        location: location_doc(read.location),
+        location: location_doc(scene.location),
+        site: scene.site,
+        zones: scene.zone_docs(),
         events: [event_id],
         incident_key: &incident_key,
         details,
@@ -311,14 +389,17 @@ pub fn button_press(
     now_ms: i64,
     press: &ButtonPress<'_>,
     priority: u8,
+    scene: &Scene<'_>,
 ) -> Alert {
     let kind = press.device_kind.as_str();
     let alert_id = stable_id("btn", &[event_id, &press.device_id]);
     let incident_key = format!("button:{}", press.device_id);
-    let reasons = vec![
+    let mut reasons = vec![
         format!("{kind} button {} was pressed", press.device_id),
         format!("{kind} buttons page at P{priority}"),
     ];
+    let (priority, boost_reason) = scene.boosted(priority);
+    reasons.extend(boost_reason);
     let json = to_json(&AlertDoc {
         schema_version: ALERT_SCHEMA_VERSION,
         alert_id: &alert_id,
@@ -327,7 +408,9 @@ pub fn button_press(
         reasons,
         event_time: format_rfc3339_utc(ts_ms),
         emitted_at: format_rfc3339_utc(now_ms),
-        location: location_doc(press.location),
+        location: location_doc(scene.location),
+        site: scene.site,
+        zones: scene.zone_docs(),
         events: [event_id],
         incident_key: &incident_key,
         details: ButtonDetails {
@@ -339,6 +422,87 @@ pub fn button_press(
     Alert {
         alert_id,
         kind: AlertKind::ButtonPress,
+        priority,
+        event_time_ms: ts_ms,
+        incident_key,
+        json,
+    }
+}
+
+#[derive(Serialize)]
+struct RestrictedDetails<'a> {
+    zone_id: &'a str,
+    allow_list: &'a str,
+    read_plate: &'a str,
+    normalized_plate: &'a str,
+    camera_id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    confidence: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    heading_deg: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    vehicle: Option<VehicleDoc<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    image_ref: Option<&'a str>,
+}
+
+/// A read, inside a restricted zone, of a plate not on the zone's allow list.
+#[allow(clippy::too_many_arguments)]
+pub fn restricted_zone(
+    event_id: &str,
+    ts_ms: i64,
+    now_ms: i64,
+    read: &PlateRead<'_>,
+    zone: &Zone,
+    allow_list: &str,
+    priority: u8,
+    scene: &Scene<'_>,
+) -> Alert {
+    let alert_id = stable_id("zone", &[event_id, &read.camera_id, &zone.zone_id]);
+    let plate = read.plate.as_str();
+    let incident_key = format!("restricted_zone:{}:{plate}", zone.zone_id);
+    let name = if zone.name.is_empty() {
+        &zone.zone_id
+    } else {
+        &zone.name
+    };
+    let mut reasons = vec![
+        format!(
+            "plate {plate} (read as {:?} by camera {}) is not on allow list {allow_list} of restricted zone {name}",
+            read.plate_raw, read.camera_id
+        ),
+        format!("unauthorised plates in restricted zones page at P{priority}"),
+    ];
+    let (priority, boost_reason) = scene.boosted(priority);
+    reasons.extend(boost_reason);
+    let json = to_json(&AlertDoc {
+        schema_version: ALERT_SCHEMA_VERSION,
+        alert_id: &alert_id,
+        kind: AlertKind::RestrictedZone.as_str(),
+        priority,
+        reasons,
+        event_time: format_rfc3339_utc(ts_ms),
+        emitted_at: format_rfc3339_utc(now_ms),
+        location: location_doc(scene.location),
+        site: scene.site,
+        zones: scene.zone_docs(),
+        events: [event_id],
+        incident_key: &incident_key,
+        details: RestrictedDetails {
+            zone_id: &zone.zone_id,
+            allow_list,
+            read_plate: &read.plate_raw,
+            normalized_plate: plate,
+            camera_id: &read.camera_id,
+            confidence: read.confidence,
+            heading_deg: read.heading_deg,
+            vehicle: vehicle_doc(read),
+            image_ref: read.image_ref.as_deref(),
+        },
+    });
+    Alert {
+        alert_id,
+        kind: AlertKind::RestrictedZone,
         priority,
         event_time_ms: ts_ms,
         incident_key,

@@ -19,6 +19,28 @@ pub struct EngineConfig {
     pub list_priorities: BTreeMap<String, u8>,
     /// Priority of a button press per device kind.
     pub button_priorities: BTreeMap<String, u8>,
+    /// Time zone (IANA name) of zone `active` windows for zones that name none.
+    pub timezone: String,
+    /// What to do with an event from a camera or device missing from its
+    /// registry (when a registry is loaded).
+    pub unknown_sensor: UnknownSensor,
+    /// Priority of a read of a plate not on a restricted zone's allow list.
+    pub restricted_zone_priority: u8,
+    /// Per-list geofences: hits on the list alert only inside these zones
+    /// (zone ids, or `kind:<kind>` for every zone of a kind).
+    pub list_zones: BTreeMap<String, Vec<String>>,
+}
+
+/// Policy for events whose camera or device is not in the registry.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum UnknownSensor {
+    /// Reject with reason `unknown_sensor`: a registry lists every sensor, so
+    /// anything else is misconfigured or spoofed.
+    #[default]
+    Reject,
+    /// Accept; locate by the event's own coordinates, if any (mobile cameras).
+    Accept,
 }
 
 impl Default for EngineConfig {
@@ -40,6 +62,10 @@ impl Default for EngineConfig {
             default_list_priority: 3,
             list_priorities: lists.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
             button_priorities: buttons.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+            timezone: "UTC".into(),
+            unknown_sensor: UnknownSensor::Reject,
+            restricted_zone_priority: 2,
+            list_zones: BTreeMap::new(),
         }
     }
 }
@@ -109,7 +135,31 @@ impl EngineConfig {
             }
             check_priority(format!("button_priorities.{kind}"), *p)?;
         }
+        check_priority(
+            "restricted_zone_priority".into(),
+            self.restricted_zone_priority,
+        )?;
+        self.tz()?;
+        for (list, zones) in &self.list_zones {
+            if zones.is_empty() {
+                return Err(ConfigError {
+                    key: format!("list_zones.{list}"),
+                    message: "is empty: name the zones (ids or kind:<kind>) where the list alerts, or remove the key".into(),
+                });
+            }
+        }
         Ok(())
+    }
+
+    /// The configured time zone.
+    pub fn tz(&self) -> Result<chrono_tz::Tz, ConfigError> {
+        self.timezone.parse().map_err(|_| ConfigError {
+            key: "timezone".into(),
+            message: format!(
+                "{:?} is not an IANA time zone name; use e.g. America/Bogota or America/Mexico_City",
+                self.timezone
+            ),
+        })
     }
 
     /// Priority of a hit on `list`.
@@ -150,6 +200,12 @@ mod tests {
         assert_eq!(e.key, "button_priorities.siren");
         let e = EngineConfig::from_json(r#"{"max_event_bytes":1}"#).unwrap_err();
         assert_eq!(e.key, "max_event_bytes");
+        let e = EngineConfig::from_json(r#"{"timezone":"Medellin"}"#).unwrap_err();
+        assert_eq!(e.key, "timezone");
+        let e = EngineConfig::from_json(r#"{"unknown_sensor":"drop"}"#).unwrap_err();
+        assert!(e.message.contains("reject"), "{e}");
+        let e = EngineConfig::from_json(r#"{"list_zones":{"wanted":[]}}"#).unwrap_err();
+        assert_eq!(e.key, "list_zones.wanted");
         let e = EngineConfig::from_json(r#"{"typo":1}"#).unwrap_err();
         assert!(e.message.contains("typo"), "{e}");
     }

@@ -6,11 +6,14 @@
 //! Every input is either accepted (counted by source) or rejected (with its
 //! index), so `accepted + rejected == n_in` holds for every batch.
 
-use crate::alert::{self, Alert};
-use crate::config::EngineConfig;
-use crate::event::{parse_event, Body, ButtonAction, EventType};
+use crate::alert::{self, Alert, Scene};
+use crate::config::{ConfigError, EngineConfig};
+use crate::event::{parse_event, Body, ButtonAction, Event, EventType, PlateRead};
+use crate::places::{Placed, Places};
+use crate::registry::{Registry, SensorKind};
 use crate::reject::Reject;
 use crate::watchlist::{Hit, ReadQuery, Watchlist};
+use crate::zones::Zones;
 use std::sync::{Arc, RwLock, RwLockReadGuard};
 
 /// A rejected input, by position in its batch.
@@ -30,6 +33,9 @@ pub struct BatchOutput {
     pub accepted_by_source: [u64; 3],
     pub alerts: Vec<Alert>,
     pub rejects: Vec<RejectRecord>,
+    /// Watchlist hits not alerted because of where they happened (a zone that
+    /// takes other lists, or outside the list's geofence).
+    pub dropped_hits: u64,
 }
 
 impl BatchOutput {
@@ -38,20 +44,32 @@ impl BatchOutput {
     }
 }
 
-/// Parses, validates and matches events.
-#[derive(Clone, Debug, Default)]
+/// Parses, validates, places and matches events.
+#[derive(Clone, Debug)]
 pub struct Engine {
     config: EngineConfig,
     watchlist: Arc<RwLock<Watchlist>>,
+    /// Swapped whole on reload; a batch keeps the one it started with.
+    places: Arc<RwLock<Arc<Places>>>,
 }
 
 impl Engine {
-    pub fn new(config: EngineConfig, watchlist: Arc<RwLock<Watchlist>>) -> Self {
-        Engine { config, watchlist }
+    /// An engine with no zones or registries yet (see [`Engine::set_places`]).
+    pub fn new(
+        config: EngineConfig,
+        watchlist: Arc<RwLock<Watchlist>>,
+    ) -> Result<Self, ConfigError> {
+        config.check()?;
+        let places = Places::none(&config)?;
+        Ok(Engine {
+            config,
+            watchlist,
+            places: Arc::new(RwLock::new(Arc::new(places))),
+        })
     }
 
     /// An engine over a watchlist nobody else updates.
-    pub fn with_watchlist(config: EngineConfig, watchlist: Watchlist) -> Self {
+    pub fn with_watchlist(config: EngineConfig, watchlist: Watchlist) -> Result<Self, ConfigError> {
         Engine::new(config, Arc::new(RwLock::new(watchlist)))
     }
 
@@ -63,6 +81,25 @@ impl Engine {
     /// update that panicked left the indexes consistent or not at all changed).
     pub fn watchlist(&self) -> RwLockReadGuard<'_, Watchlist> {
         self.watchlist.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The zones and registries in use.
+    pub fn places(&self) -> Arc<Places> {
+        Arc::clone(&self.places.read().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// Use these zones and registries from the next batch on (a live reload:
+    /// batches under way finish with the previous ones). Fails, changing
+    /// nothing, if a per-list geofence names a zone that is not there.
+    pub fn set_places(
+        &self,
+        zones: Arc<Zones>,
+        cameras: Option<Registry>,
+        devices: Option<Registry>,
+    ) -> Result<(), ConfigError> {
+        let places = Arc::new(Places::new(zones, cameras, devices, &self.config)?);
+        *self.places.write().unwrap_or_else(|e| e.into_inner()) = places;
+        Ok(())
     }
 
     /// Process one batch; `now_ms` stamps `emitted_at` on alerts.
@@ -82,72 +119,190 @@ impl Engine {
         out: &mut BatchOutput,
     ) {
         out.n_in += batch.len();
-        let watchlist = self.watchlist();
-        let mut hits: Vec<Hit> = Vec::new();
+        let mut run = Run {
+            engine: self,
+            watchlist: self.watchlist(),
+            places: self.places(),
+            now_ms,
+            hits: Vec::new(),
+            zones: Vec::new(),
+        };
         for (offset, bytes) in batch.iter().enumerate() {
-            let index = first_index + offset;
-            match parse_event(bytes, self.config.max_event_bytes) {
-                Ok(event) => {
-                    out.accepted_by_source[event.event_type().index()] += 1;
-                    match &event.body {
-                        Body::PlateRead(read) => {
-                            hits.clear();
-                            let vehicle = read.vehicle.as_ref();
-                            watchlist.match_read(
-                                &ReadQuery {
-                                    plate: &read.plate,
-                                    at_ms: event.ts_ms,
-                                    region: None,
-                                    confidence: read.confidence,
-                                    candidates: &read.candidates,
-                                    make: vehicle.and_then(|v| v.make.as_deref()),
-                                    color: vehicle.and_then(|v| v.color.as_deref()),
-                                },
-                                &mut hits,
-                            );
-                            for hit in &hits {
-                                let entry = watchlist.entry(hit.entry);
-                                let list = watchlist.list_name(entry.list);
-                                let listed = entry.listed();
-                                let base_priority = watchlist
-                                    .priority_of(entry)
-                                    .unwrap_or_else(|| self.config.list_priority(list));
-                                out.alerts.push(alert::plate_hit(
-                                    &event.event_id,
-                                    event.ts_ms,
-                                    now_ms,
-                                    read,
-                                    hit,
-                                    &alert::Listing {
-                                        entry,
-                                        list,
-                                        listed: &listed,
-                                        base_priority,
-                                    },
-                                ));
-                            }
-                        }
-                        Body::ButtonPress(press) if press.action == ButtonAction::Press => {
-                            let priority = self.config.button_priority(press.device_kind);
-                            out.alerts.push(alert::button_press(
-                                &event.event_id,
-                                event.ts_ms,
-                                now_ms,
-                                press,
-                                priority,
-                            ));
-                        }
-                        Body::ButtonPress(_) | Body::Call(_) => {}
-                    }
-                }
-                Err(rejected) => out.rejects.push(RejectRecord {
-                    index: index as u32,
+            let index = (first_index + offset) as u32;
+            let rejected = match parse_event(bytes, self.config.max_event_bytes) {
+                Ok(event) => match run.event(&event, out) {
+                    Ok(()) => continue,
+                    Err(reject) => RejectRecord {
+                        index,
+                        reject,
+                        source: Some(event.event_type()),
+                        event_id: Some(event.event_id.into_owned()),
+                    },
+                },
+                Err(rejected) => RejectRecord {
+                    index,
                     reject: rejected.reject,
                     event_id: rejected.event_id,
                     source: rejected.source,
-                }),
-            }
+                },
+            };
+            out.rejects.push(rejected);
         }
+    }
+}
+
+/// One batch's view: the locks taken and the scratch buffers reused.
+struct Run<'e> {
+    engine: &'e Engine,
+    watchlist: RwLockReadGuard<'e, Watchlist>,
+    places: Arc<Places>,
+    now_ms: i64,
+    hits: Vec<Hit>,
+    /// Zones of the current event, then only the active ones.
+    zones: Vec<u32>,
+}
+
+impl Run<'_> {
+    /// Place a valid event and alert on it; `Err` if its sensor is unknown.
+    fn event(&mut self, event: &Event<'_>, out: &mut BatchOutput) -> Result<(), Reject> {
+        let places = Arc::clone(&self.places);
+        self.zones.clear();
+        let placed = match &event.body {
+            Body::PlateRead(r) => places.place(
+                SensorKind::Camera,
+                &r.camera_id,
+                r.location,
+                &mut self.zones,
+            )?,
+            Body::ButtonPress(p) => places.place(
+                SensorKind::Device,
+                &p.device_id,
+                p.location,
+                &mut self.zones,
+            )?,
+            Body::Call(c) => {
+                places.place_point(c.location, &mut self.zones);
+                Placed {
+                    location: c.location,
+                    sensor: None,
+                }
+            }
+        };
+        out.accepted_by_source[event.event_type().index()] += 1;
+        places.retain_active(&mut self.zones, event.ts_ms);
+        match &event.body {
+            Body::PlateRead(read) => self.plate_read(event, read, &placed, &places, out),
+            Body::ButtonPress(press) if press.action == ButtonAction::Press => {
+                let priority = self.engine.config.button_priority(press.device_kind);
+                let scene = scene(&places, &placed, &self.zones);
+                out.alerts.push(alert::button_press(
+                    &event.event_id,
+                    event.ts_ms,
+                    self.now_ms,
+                    press,
+                    priority,
+                    &scene,
+                ));
+            }
+            Body::ButtonPress(_) | Body::Call(_) => {}
+        }
+        Ok(())
+    }
+
+    fn plate_read(
+        &mut self,
+        event: &Event<'_>,
+        read: &PlateRead<'_>,
+        placed: &Placed<'_>,
+        places: &Places,
+        out: &mut BatchOutput,
+    ) {
+        let watchlist = &self.watchlist;
+        let vehicle = read.vehicle.as_ref();
+        self.hits.clear();
+        watchlist.match_read(
+            &ReadQuery {
+                plate: &read.plate,
+                at_ms: event.ts_ms,
+                region: placed
+                    .sensor
+                    .map(|s| s.region.as_str())
+                    .filter(|r| !r.is_empty()),
+                confidence: read.confidence,
+                candidates: &read.candidates,
+                make: vehicle.and_then(|v| v.make.as_deref()),
+                color: vehicle.and_then(|v| v.color.as_deref()),
+            },
+            &mut self.hits,
+        );
+        let restricted = self
+            .zones
+            .iter()
+            .any(|&i| places.zone(i).allow_list.is_some());
+        if self.hits.is_empty() && !restricted {
+            return;
+        }
+        let scene = scene(places, placed, &self.zones);
+        for hit in &self.hits {
+            let entry = watchlist.entry(hit.entry);
+            let list = watchlist.list_name(entry.list);
+            if places.drops(list, &self.zones).is_some() {
+                out.dropped_hits += 1;
+                continue;
+            }
+            let listed = entry.listed();
+            let base_priority = watchlist
+                .priority_of(entry)
+                .unwrap_or_else(|| self.engine.config.list_priority(list));
+            out.alerts.push(alert::plate_hit(
+                &event.event_id,
+                event.ts_ms,
+                self.now_ms,
+                read,
+                hit,
+                &alert::Listing {
+                    entry,
+                    list,
+                    listed: &listed,
+                    base_priority,
+                },
+                &scene,
+            ));
+        }
+        for &zone in &scene.zones {
+            let Some(allow_list) = zone.allow_list.as_deref() else {
+                continue;
+            };
+            let allowed = |plate| watchlist.allows(allow_list, plate, event.ts_ms);
+            // A camera's alternative reading on the allow list is the benefit
+            // of the doubt: an authorised vehicle must not page.
+            if allowed(&read.plate) || read.candidates.iter().any(|c| allowed(&c.plate)) {
+                continue;
+            }
+            out.alerts.push(alert::restricted_zone(
+                &event.event_id,
+                event.ts_ms,
+                self.now_ms,
+                read,
+                zone,
+                allow_list,
+                self.engine.config.restricted_zone_priority,
+                &scene,
+            ));
+        }
+    }
+}
+
+/// The alert's view of where an event happened (built only for alerts).
+fn scene<'p>(places: &'p Places, placed: &Placed<'p>, active: &[u32]) -> Scene<'p> {
+    Scene {
+        location: placed.location,
+        site: placed
+            .sensor
+            .map(|s| s.site.as_str())
+            .filter(|s| !s.is_empty()),
+        zones: active.iter().map(|&i| places.zone(i)).collect(),
+        boost: places.boost(active).map(|(b, i)| (b, places.zone(i))),
     }
 }
 
@@ -162,7 +317,7 @@ mod tests {
             "w.csv",
         )
         .unwrap();
-        Engine::with_watchlist(EngineConfig::default(), wl)
+        Engine::with_watchlist(EngineConfig::default(), wl).unwrap()
     }
 
     const READ: &[u8] = br#"{"type":"plate_read","event_id":"r1","ts":1795435200000,"camera_id":"C1","plate":"abc 123","lat":6.2,"lon":-75.5}"#;

@@ -54,11 +54,11 @@ macro_rules! string_enum {
                 match self { $($name::$variant => $text),+ }
             }
 
-            fn parse(s: &str) -> Option<Self> {
+            pub(crate) fn parse(s: &str) -> Option<Self> {
                 match s { $($text => Some($name::$variant),)+ _ => None }
             }
 
-            fn expected() -> &'static str {
+            pub(crate) fn expected() -> &'static str {
                 concat!("one of:" $(, " ", $text)+)
             }
         }

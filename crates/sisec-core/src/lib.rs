@@ -5,7 +5,7 @@
 //! an argument), so it can be tested, fuzzed and benchmarked on its own.
 //!
 //! Modules mirror the public Python package: `event` (the contract), `watchlist`,
-//! `alert`, `engine`; `plate`, `timestamp`, `json` and `reject` are the pieces they
+//! `zones`, `registry`, `places` (where an event happened), `alert`, `engine`; `plate`, `timestamp`, `json` and `reject` are the pieces they
 //! share.
 
 pub mod alert;
@@ -13,17 +13,21 @@ pub mod config;
 pub mod engine;
 pub mod event;
 pub mod json;
+pub mod places;
 pub mod plate;
+pub mod registry;
 pub mod reject;
 pub mod timestamp;
 pub mod watchlist;
 pub mod zones;
 
 pub use alert::{Alert, AlertKind};
-pub use config::{ConfigError, EngineConfig};
+pub use config::{ConfigError, EngineConfig, UnknownSensor};
 pub use engine::{BatchOutput, Engine, RejectRecord};
 pub use event::{parse_event, EventType};
+pub use places::Places;
 pub use plate::Plate;
+pub use registry::{Registry, RegistryError, Sensor, SensorKind};
 pub use reject::{Reason, Reject};
 pub use watchlist::{
     EntrySpec, Hit, MatchKind, ReadQuery, Watchlist, WatchlistConfig, WatchlistError,

@@ -4,7 +4,8 @@
 
 use std::fmt;
 
-/// Stable reject reason codes, in the order the parser checks for them.
+/// Stable reject reason codes, in the order the engine checks for them (the
+/// parser's, then the registry's).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Reason {
     TooLarge,
@@ -17,11 +18,13 @@ pub enum Reason {
     BadValue,
     OutOfRange,
     BadTimestamp,
+    /// A valid event from a camera or device missing from its registry.
+    UnknownSensor,
 }
 
 impl Reason {
     /// Every reason, for metrics that want a zero for each label.
-    pub const ALL: [Reason; 10] = [
+    pub const ALL: [Reason; 11] = [
         Reason::TooLarge,
         Reason::InvalidJson,
         Reason::DuplicateField,
@@ -32,6 +35,7 @@ impl Reason {
         Reason::BadValue,
         Reason::OutOfRange,
         Reason::BadTimestamp,
+        Reason::UnknownSensor,
     ];
 
     /// The wire code (`snake_case`).
@@ -47,6 +51,7 @@ impl Reason {
             Reason::BadValue => "bad_value",
             Reason::OutOfRange => "out_of_range",
             Reason::BadTimestamp => "bad_timestamp",
+            Reason::UnknownSensor => "unknown_sensor",
         }
     }
 }

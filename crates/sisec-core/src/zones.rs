@@ -29,6 +29,8 @@ pub struct Zone {
     pub lists: Option<Vec<String>>,
     /// A restricted zone: plates NOT on this allow list alert.
     pub allow_list: Option<String>,
+    /// The time zone of `active` (IANA name); `None`: the engine's.
+    pub timezone: Option<chrono_tz::Tz>,
 }
 
 /// A polygon: an outer ring and holes, each a closed ring of (lon, lat).
@@ -348,6 +350,15 @@ impl Zones {
                 active,
                 lists,
                 allow_list: s("allow_list")?,
+                timezone: match s("timezone")? {
+                    None => None,
+                    Some(tz) => Some(tz.parse::<chrono_tz::Tz>().map_err(|_| {
+                        fail(format!(
+                            "timezone {tz:?} is not an IANA time zone name \
+                             (e.g. America/Bogota, America/Mexico_City)"
+                        ))
+                    })?),
+                },
             };
             let geom = f
                 .get("geometry")
@@ -656,7 +667,7 @@ mod tests {
                 0.0,
                 1.0,
                 1.0,
-                r#","name":"Colegio","kind":"school","priority_boost":1,"active":"06:00-18:00","lists":["wanted"],"allow_list":"flota""#,
+                r#","name":"Colegio","kind":"school","priority_boost":1,"active":"06:00-18:00","lists":["wanted"],"allow_list":"flota","timezone":"America/Bogota""#,
             )]),
             "z",
             None,
@@ -669,6 +680,14 @@ mod tests {
         );
         assert_eq!(s.lists.as_deref(), Some(&["wanted".to_string()][..]));
         assert_eq!(s.allow_list.as_deref(), Some("flota"));
+        assert_eq!(s.timezone, Some(chrono_tz::America::Bogota));
+        let e = Zones::from_geojson(
+            &fc(&[square("T", 0.0, 0.0, 1.0, 1.0, r#","timezone":"Bogota""#)]),
+            "z",
+            None,
+        )
+        .unwrap_err();
+        assert!(e.message.contains("IANA"), "{e}");
         assert!(s.active_at(6 * 60) && s.active_at(17 * 60 + 59) && !s.active_at(18 * 60));
         let night = Zone {
             active: parse_windows("22:00-06:00").unwrap(),

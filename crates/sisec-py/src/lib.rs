@@ -16,6 +16,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 pyo3::import_exception!(sisec_stream.errors, ConfigError);
 pyo3::import_exception!(sisec_stream.errors, WatchlistError);
 pyo3::import_exception!(sisec_stream.errors, ZonesError);
+pyo3::import_exception!(sisec_stream.errors, RegistryError);
 
 /// Alert as crossing into Python:
 /// (alert_id, kind, priority, event_time_ms, incident_key, json).
@@ -324,7 +325,8 @@ impl PyWatchlist {
 /// Zones with their point index (see `sisec_stream.Zones`).
 #[pyclass(frozen, module = "sisec_stream._core", name = "Zones")]
 struct PyZones {
-    inner: core::Zones,
+    // Shared with the engines that use these zones.
+    inner: Arc<core::Zones>,
 }
 
 fn f64_buffer(obj: &Bound<'_, PyAny>, name: &str) -> PyResult<Vec<f64>> {
@@ -359,7 +361,9 @@ impl PyZones {
                     e.zone_id.clone(),
                 ))
             })?;
-        Ok(PyZones { inner: zones })
+        Ok(PyZones {
+            inner: Arc::new(zones),
+        })
     }
 
     /// Indices of the zones covering (lat, lon).
@@ -414,6 +418,7 @@ impl PyZones {
         Vec<(u16, u16)>,
         Option<Vec<String>>,
         Option<String>,
+        Option<&'static str>,
     )> {
         if i as usize >= self.inner.len() {
             return Err(PyValueError::new_err(format!("no zone {i}")));
@@ -427,7 +432,85 @@ impl PyZones {
             z.active.clone(),
             z.lists.clone(),
             z.allow_list.clone(),
+            z.timezone.map(|tz| tz.name()),
         ))
+    }
+
+    fn __len__(&self) -> usize {
+        self.inner.len()
+    }
+}
+
+/// A camera or device registry (see `sisec_stream.Registry`).
+#[pyclass(frozen, module = "sisec_stream._core", name = "Registry")]
+struct PyRegistry {
+    inner: core::Registry,
+}
+
+/// A sensor as crossing into Python:
+/// (id, lat, lon, heading_deg, site, municipality, region, device_kind).
+type SensorTuple = (
+    String,
+    f64,
+    f64,
+    Option<f64>,
+    String,
+    String,
+    String,
+    Option<&'static str>,
+);
+
+#[pymethods]
+impl PyRegistry {
+    /// Parse a registry CSV; `kind` is "camera" or "device".
+    #[staticmethod]
+    fn from_csv_bytes(py: Python<'_>, data: &[u8], source: &str, kind: &str) -> PyResult<Self> {
+        let kind = match kind {
+            "camera" => core::SensorKind::Camera,
+            "device" => core::SensorKind::Device,
+            other => {
+                return Err(PyValueError::new_err(format!(
+                    "kind must be \"camera\" or \"device\", not {other:?}"
+                )))
+            }
+        };
+        let inner = py
+            .detach(|| core::Registry::from_csv(data, source, kind))
+            .map_err(|e| {
+                RegistryError::new_err((e.to_string(), e.source.clone(), e.line, e.message))
+            })?;
+        Ok(PyRegistry { inner })
+    }
+
+    /// "camera" or "device".
+    #[getter]
+    fn kind(&self) -> &'static str {
+        match self.inner.kind() {
+            core::SensorKind::Camera => "camera",
+            core::SensorKind::Device => "device",
+        }
+    }
+
+    /// The sensor with this id, or None.
+    fn get(&self, id: &str) -> Option<SensorTuple> {
+        self.inner.find(id).map(|i| {
+            let s = self.inner.sensor(i);
+            (
+                s.id.clone(),
+                s.location.lat,
+                s.location.lon,
+                s.heading_deg,
+                s.site.clone(),
+                s.municipality.clone(),
+                s.region.clone(),
+                s.device_kind.map(|k| k.as_str()),
+            )
+        })
+    }
+
+    /// Every sensor id, in file order.
+    fn ids(&self) -> Vec<String> {
+        self.inner.sensors().iter().map(|s| s.id.clone()).collect()
     }
 
     fn __len__(&self) -> usize {
@@ -473,9 +556,39 @@ impl PyEngine {
             || Arc::new(RwLock::new(core::Watchlist::new())),
             |w| Arc::clone(&w.inner),
         );
-        Ok(PyEngine {
-            inner: core::Engine::new(config, watchlist),
-        })
+        let inner = core::Engine::new(config, watchlist)
+            .map_err(|e| ConfigError::new_err((e.to_string(), e.key)))?;
+        Ok(PyEngine { inner })
+    }
+
+    /// Use these zones and registries from the next batch on (None: no zones,
+    /// or no registry of that kind).
+    #[pyo3(signature = (zones = None, cameras = None, devices = None))]
+    fn set_places(
+        &self,
+        zones: Option<&PyZones>,
+        cameras: Option<&PyRegistry>,
+        devices: Option<&PyRegistry>,
+    ) -> PyResult<()> {
+        let zones = zones.map_or_else(
+            || Arc::new(core::Zones::default()),
+            |z| Arc::clone(&z.inner),
+        );
+        let registry = |r: Option<&PyRegistry>, kind: core::SensorKind| -> PyResult<_> {
+            match r {
+                Some(r) if r.inner.kind() != kind => Err(PyValueError::new_err(format!(
+                    "a {kind:?} registry was expected"
+                ))),
+                _ => Ok(r.map(|r| r.inner.clone())),
+            }
+        };
+        self.inner
+            .set_places(
+                zones,
+                registry(cameras, core::SensorKind::Camera)?,
+                registry(devices, core::SensorKind::Device)?,
+            )
+            .map_err(|e| ConfigError::new_err((e.to_string(), e.key)))
     }
 
     /// Process a list of `bytes`; returns
@@ -492,6 +605,7 @@ impl PyEngine {
         (u64, u64, u64),
         Vec<AlertTuple<'py>>,
         Vec<RejectTuple>,
+        u64,
     )> {
         // A tuple copy keeps every item alive even if another thread mutates
         // the caller's list while the GIL is released; bytes are immutable, so
@@ -546,7 +660,13 @@ impl PyEngine {
                 )
             })
             .collect();
-        Ok((out.n_in, (plate, button, call), alerts, rejects))
+        Ok((
+            out.n_in,
+            (plate, button, call),
+            alerts,
+            rejects,
+            out.dropped_hits,
+        ))
     }
 
     /// Size limit for one event, in bytes.
@@ -567,6 +687,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyWatchlist>()?;
     m.add_class::<PyEngine>()?;
     m.add_class::<PyZones>()?;
+    m.add_class::<PyRegistry>()?;
     m.add(
         "REJECT_REASONS",
         core::Reason::ALL.map(core::Reason::as_str).to_vec(),
