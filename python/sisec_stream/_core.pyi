@@ -68,7 +68,12 @@ class Watchlist:
 @final
 class Engine:
     def __new__(
-        cls, config_json: str | None = None, watchlist: Watchlist | None = None
+        cls,
+        config_json: str | None = None,
+        watchlist: Watchlist | None = None,
+        zones: Zones | None = None,
+        cameras: Registry | None = None,
+        devices: Registry | None = None,
     ) -> Engine: ...
     def set_places(
         self,

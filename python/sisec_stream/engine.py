@@ -192,11 +192,14 @@ class Engine:
         """
         self.config = config if config is not None else EngineConfig()
         self.watchlist = watchlist if watchlist is not None else Watchlist()
-        self._inner = _core.Engine(self.config.to_json(), self.watchlist._inner)
-        self.zones: Zones | None = None
-        self.cameras: Registry | None = None
-        self.devices: Registry | None = None
-        self.set_places(zones=zones, cameras=cameras, devices=devices)
+        self._inner = _core.Engine(
+            self.config.to_json(),
+            self.watchlist._inner,
+            None if zones is None else zones._inner,
+            None if cameras is None else cameras._inner,
+            None if devices is None else devices._inner,
+        )
+        self.zones, self.cameras, self.devices = zones, cameras, devices
 
     def set_places(
         self,

@@ -54,13 +54,25 @@ pub struct Engine {
 }
 
 impl Engine {
-    /// An engine with no zones or registries yet (see [`Engine::set_places`]).
+    /// An engine with no zones or registries.
     pub fn new(
         config: EngineConfig,
         watchlist: Arc<RwLock<Watchlist>>,
     ) -> Result<Self, ConfigError> {
+        Engine::with_places(config, watchlist, Arc::default(), None, None)
+    }
+
+    /// An engine placing events with these zones and registries (see
+    /// [`Engine::set_places`]).
+    pub fn with_places(
+        config: EngineConfig,
+        watchlist: Arc<RwLock<Watchlist>>,
+        zones: Arc<Zones>,
+        cameras: Option<Registry>,
+        devices: Option<Registry>,
+    ) -> Result<Self, ConfigError> {
         config.check()?;
-        let places = Places::none(&config)?;
+        let places = Places::new(zones, cameras, devices, &config)?;
         Ok(Engine {
             config,
             watchlist,

@@ -518,6 +518,34 @@ impl PyRegistry {
     }
 }
 
+/// Zones (none: an empty set) and registries, each checked to be of its kind.
+#[allow(clippy::type_complexity)]
+fn places_args(
+    zones: Option<&PyZones>,
+    cameras: Option<&PyRegistry>,
+    devices: Option<&PyRegistry>,
+) -> PyResult<(
+    Arc<core::Zones>,
+    Option<core::Registry>,
+    Option<core::Registry>,
+)> {
+    let registry = |r: Option<&PyRegistry>, kind: core::SensorKind, name: &str| match r {
+        Some(r) if r.inner.kind() != kind => Err(PyValueError::new_err(format!(
+            "{name} must be a registry of {name}, not of {}s",
+            match kind {
+                core::SensorKind::Camera => "device",
+                core::SensorKind::Device => "camera",
+            }
+        ))),
+        _ => Ok(r.map(|r| r.inner.clone())),
+    };
+    Ok((
+        zones.map_or_else(Arc::default, |z| Arc::clone(&z.inner)),
+        registry(cameras, core::SensorKind::Camera, "cameras")?,
+        registry(devices, core::SensorKind::Device, "devices")?,
+    ))
+}
+
 /// The engine (see `sisec_stream.Engine`).
 #[pyclass(frozen, module = "sisec_stream._core", name = "Engine")]
 struct PyEngine {
@@ -545,8 +573,14 @@ fn now_ms() -> i64 {
 #[pymethods]
 impl PyEngine {
     #[new]
-    #[pyo3(signature = (config_json = None, watchlist = None))]
-    fn new(config_json: Option<&str>, watchlist: Option<&PyWatchlist>) -> PyResult<Self> {
+    #[pyo3(signature = (config_json = None, watchlist = None, zones = None, cameras = None, devices = None))]
+    fn new(
+        config_json: Option<&str>,
+        watchlist: Option<&PyWatchlist>,
+        zones: Option<&PyZones>,
+        cameras: Option<&PyRegistry>,
+        devices: Option<&PyRegistry>,
+    ) -> PyResult<Self> {
         let config = match config_json {
             Some(json) => core::EngineConfig::from_json(json)
                 .map_err(|e| ConfigError::new_err((e.to_string(), e.key)))?,
@@ -556,7 +590,8 @@ impl PyEngine {
             || Arc::new(RwLock::new(core::Watchlist::new())),
             |w| Arc::clone(&w.inner),
         );
-        let inner = core::Engine::new(config, watchlist)
+        let (zones, cameras, devices) = places_args(zones, cameras, devices)?;
+        let inner = core::Engine::with_places(config, watchlist, zones, cameras, devices)
             .map_err(|e| ConfigError::new_err((e.to_string(), e.key)))?;
         Ok(PyEngine { inner })
     }
@@ -570,24 +605,9 @@ impl PyEngine {
         cameras: Option<&PyRegistry>,
         devices: Option<&PyRegistry>,
     ) -> PyResult<()> {
-        let zones = zones.map_or_else(
-            || Arc::new(core::Zones::default()),
-            |z| Arc::clone(&z.inner),
-        );
-        let registry = |r: Option<&PyRegistry>, kind: core::SensorKind| -> PyResult<_> {
-            match r {
-                Some(r) if r.inner.kind() != kind => Err(PyValueError::new_err(format!(
-                    "a {kind:?} registry was expected"
-                ))),
-                _ => Ok(r.map(|r| r.inner.clone())),
-            }
-        };
+        let (zones, cameras, devices) = places_args(zones, cameras, devices)?;
         self.inner
-            .set_places(
-                zones,
-                registry(cameras, core::SensorKind::Camera)?,
-                registry(devices, core::SensorKind::Device)?,
-            )
+            .set_places(zones, cameras, devices)
             .map_err(|e| ConfigError::new_err((e.to_string(), e.key)))
     }
 
