@@ -99,6 +99,12 @@ def test_metrics_can_be_off(tmp_path: Path) -> None:
         ("[kafka.client]\n'sasl.x' = [1]\n", "kafka.client.sasl.x", "strings, numbers"),
         ("[engine]\ndefault_list_priority = 9\n", "engine", "default_list_priority"),
         ("[engine]\npriority = 1\n", "engine.priority", "unknown key"),
+        ("[engine]\ntimezone = 'Bogota'\n", "engine", "IANA"),
+        ("[engine]\nunknown_sensor = 'drop'\n", "engine.unknown_sensor", "reject, accept"),
+        ("[engine.list_zones]\nwanted = 'S1'\n", "engine.list_zones", "lists of zone ids"),
+        ("[engine.list_zones]\nwanted = ['S1']\n", "engine.list_zones", "set [places] zones"),
+        ("[places]\nreload_interval_s = 5\n", "places.reload_interval_s", "no file to reload"),
+        ("[places]\nzone = 'z.geojson'\n", "places.zone", "known keys of [places]"),
     ],
 )
 def test_bad_values_name_file_key_and_fix(tmp_path: Path, text: str, key: str, says: str) -> None:
@@ -197,3 +203,21 @@ def test_bad_watchlist_rules(tmp_path: Path, text: str, key: str, says: str) -> 
         RunConfig.load(path)
     assert str(info.value).startswith(f"{path}: {key}"), str(info.value)
     assert says in str(info.value)
+
+
+def test_places_section(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "[places]\nzones = 'zones.geojson'\ncameras = 'reg/cameras.csv'\n"
+        "reload_interval_s = 30\n"
+        "[engine]\ntimezone = 'America/Bogota'\nunknown_sensor = 'accept'\n"
+        "[engine.list_zones]\nstolen_plate = ['kind:school', 'Q-1']\n",
+    )
+    c = RunConfig.load(path)
+    assert c.zones_file == tmp_path / "zones.geojson"
+    assert c.cameras_file == tmp_path / "reg" / "cameras.csv"
+    assert c.devices_file is None
+    assert c.places_files == [c.zones_file, c.cameras_file]
+    assert c.places_reload_interval_s == 30.0
+    assert c.engine.timezone == "America/Bogota" and c.engine.unknown_sensor == "accept"
+    assert c.engine.list_zones == {"stolen_plate": ["kind:school", "Q-1"]}

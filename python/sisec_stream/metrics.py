@@ -93,6 +93,19 @@ class EngineMetrics:
             ["outcome"],
             registry=r,
         )
+        self.dropped_hits = Counter(
+            "sisec_hits_dropped_by_zone",
+            "Watchlist hits not alerted because of where they happened: a zone that takes "
+            "other lists, or outside the list's geofence.",
+            registry=r,
+        )
+        self.places_reloads = Counter(
+            "sisec_places_reloads",
+            "Reloads of the zones and registry files after they changed: ok, or failed "
+            "(the previous ones stay).",
+            ["outcome"],
+            registry=r,
+        )
         self.consumer_lag = Gauge(
             "sisec_consumer_lag_messages",
             "Messages in a topic-partition not yet read by this process (high watermark "
@@ -128,6 +141,7 @@ class EngineMetrics:
             self.watchlist_updates.labels(action)
         for outcome in ("ok", "failed"):
             self.watchlist_reloads.labels(outcome)
+            self.places_reloads.labels(outcome)
         self._lock = threading.Lock()
         self._lists: set[str] = set()
 
@@ -144,6 +158,8 @@ class EngineMetrics:
                 self.rejects.labels(reject.reason).inc()
             for alert in result.alerts:
                 self.alerts.labels(alert.kind, str(alert.priority)).inc()
+            if result.dropped_hits:
+                self.dropped_hits.inc(result.dropped_hits)
 
     def set_lag(self, topic: str, partition: int, lag: int) -> None:
         """Publish a topic-partition's consumer lag (a Kafka source's ``on_lag``)."""
@@ -174,6 +190,10 @@ class EngineMetrics:
     def watchlist_reloaded(self, ok: bool) -> None:
         """Count one reload of the watchlist file."""
         self.watchlist_reloads.labels("ok" if ok else "failed").inc()
+
+    def places_reloaded(self, ok: bool) -> None:
+        """Count one reload of the zones and registries."""
+        self.places_reloads.labels("ok" if ok else "failed").inc()
 
     def serve(self, port: int = 9464, host: str = "127.0.0.1") -> MetricsServer:
         """Serve ``/metrics`` on ``host:port`` (port 0 picks a free port)."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal, cast
 
@@ -87,7 +87,13 @@ class RunConfig:
             multi-process run serves on ``metrics_port + i``; ``None`` serves nothing.
         recovery_dir: Bytewax recovery folder (offsets survive restarts); ``None``: off.
         snapshot_interval_s: Seconds between recovery snapshots.
-        engine: Engine settings (priorities, size limit).
+        zones_file: GeoJSON zones; ``None``: no zones.
+        cameras_file, devices_file: Registry CSVs; ``None``: events are placed by
+            their own coordinates.
+        places_reload_interval_s: Seconds between checks of the zones and registry
+            files (all reloaded together when one changed); 0: off.
+        engine: Engine settings (priorities, size limit, time zone, unknown
+            sensors, restricted zones, per-list geofences).
     """
 
     source: Path | None = None
@@ -106,7 +112,17 @@ class RunConfig:
     metrics_port: int | None = 9464
     recovery_dir: Path | None = None
     snapshot_interval_s: float = 10.0
+    zones_file: Path | None = None
+    cameras_file: Path | None = None
+    devices_file: Path | None = None
+    places_reload_interval_s: float = 0.0
     engine: EngineConfig = field(default_factory=EngineConfig)
+
+    @property
+    def places_files(self) -> list[Path]:
+        """The configured zones and registry files."""
+        files = (self.zones_file, self.cameras_file, self.devices_file)
+        return [f for f in files if f is not None]
 
     @classmethod
     def load(cls, path: str | Path) -> RunConfig:
@@ -150,8 +166,9 @@ class RunConfig:
         recovery = r.table("recovery", {"dir", "snapshot_interval_s"})
         topics_t = r.table("topics", set(Topics.__dataclass_fields__))
         engine_t = r.table("engine", set(EngineConfig.__dataclass_fields__))
+        places = r.table("places", {"zones", "cameras", "devices", "reload_interval_s"})
         r.no_other_tables(
-            {"kafka", "source", "watchlist", "metrics", "recovery", "topics", "engine"}
+            {"kafka", "source", "watchlist", "metrics", "recovery", "topics", "engine", "places"}
         )
 
         on_missing = r.choice(source_t, "source", "on_missing_offset", ("earliest", "fail"))
@@ -164,6 +181,21 @@ class RunConfig:
                 "reload_interval_s (0 turns reloading off)",
             )
         metrics_on = r.boolean(metrics, "metrics", "enabled", True)
+        zones_file = r.path(places, "places", "zones")
+        places_files = [zones_file, r.path(places, "places", "cameras")]
+        places_files.append(r.path(places, "places", "devices"))
+        places_reload_s = r.integer(places, "places", "reload_interval_s", 0, 0, 86_400)
+        if places_reload_s and not any(places_files):
+            raise r.fail(
+                "places.reload_interval_s",
+                "there is no file to reload; set [places] zones, cameras or devices",
+            )
+        engine = r.engine(engine_t)
+        if engine.list_zones and zones_file is None:
+            raise r.fail(
+                "engine.list_zones",
+                "geofences need zones: set [places] zones to a GeoJSON file, or remove list_zones",
+            )
         return cls(
             source=source,
             brokers=r.string(kafka, "kafka", "brokers", cls.brokers),
@@ -189,7 +221,11 @@ class RunConfig:
             snapshot_interval_s=float(
                 r.integer(recovery, "recovery", "snapshot_interval_s", 10, 1, 86_400)
             ),
-            engine=r.engine(engine_t),
+            zones_file=zones_file,
+            cameras_file=places_files[1],
+            devices_file=places_files[2],
+            places_reload_interval_s=float(places_reload_s),
+            engine=engine,
         )
 
 
@@ -324,9 +360,20 @@ class _Reader:
         return config
 
     def engine(self, t: Mapping[str, Any]) -> EngineConfig:
+        self.choice(t, "engine", "unknown_sensor", ("reject", "accept"))
+        fences = t.get("list_zones", {})
+        if not isinstance(fences, dict) or not all(
+            isinstance(v, list) and all(isinstance(z, str) for z in v) for v in fences.values()
+        ):
+            raise self.fail(
+                "engine.list_zones",
+                'must be a table of lists of zone ids, e.g. stolen_plate = ["kind:school"]',
+            )
         try:
             config = EngineConfig(**t)
-            Engine(config)  # the core checks every value: fail at load, not at run
+            # The core checks every value: fail at load, not at run. Geofences are
+            # checked against the zones when they are loaded.
+            Engine(replace(config, list_zones={}))
         except (TypeError, ValueError) as e:
             raise self.fail("engine", f"{e}") from e
         return config

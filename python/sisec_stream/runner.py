@@ -32,6 +32,7 @@ from sisec_stream.files import JsonLinesSource
 from sisec_stream.flow import build_alerts_flow
 from sisec_stream.kafka.sink import Encoded, KafkaSink, alert_message, reject_message
 from sisec_stream.metrics import UNKNOWN_SOURCE, EngineMetrics, MetricsServer
+from sisec_stream.places import FileStamp, PlacesReloader, file_stamp, load_places
 from sisec_stream.runconfig import RunConfig
 from sisec_stream.sinks import JsonLinesSink, alert_line, reject_line
 from sisec_stream.watchlist import LoadReport, Watchlist
@@ -99,11 +100,20 @@ def load_watchlist(config: RunConfig) -> Watchlist:
 
 
 def build_engine(config: RunConfig, metrics: EngineMetrics | None = None) -> Engine:
-    """The engine with the configured watchlist (empty if none is configured)."""
+    """The engine with the configured watchlist (empty if none is configured),
+    zones and registries."""
     watchlist = load_watchlist(config)
     if metrics is not None:
         metrics.set_watchlist(watchlist.counts_by_list())
-    return Engine(config.engine, watchlist=watchlist)
+    places = load_places(config)
+    log.info("places: %s", places.describe())
+    return Engine(
+        config.engine,
+        watchlist=watchlist,
+        zones=places.zones,
+        cameras=places.cameras,
+        devices=places.devices,
+    )
 
 
 def counted_sinks(
@@ -133,12 +143,17 @@ def counted_sinks(
 
 @dataclass
 class RunFlow:
-    """A built flow, the live watchlist its engine matches against, and the files
-    to close once it has run."""
+    """A built flow, its engine (the live watchlist and places), and the files to
+    close once it has run."""
 
     flow: Dataflow
+    engine: Engine
     files: list[JsonLinesSink[Alert] | JsonLinesSink[Reject]] = field(default_factory=list)
-    watchlist: Watchlist | None = None
+
+    @property
+    def watchlist(self) -> Watchlist:
+        """The live watchlist the engine matches against."""
+        return self.engine.watchlist
 
     def close(self) -> None:
         """Close the replay output files."""
@@ -172,7 +187,7 @@ def build_run_flow(
             options.out_dir / f"rejects{suffix}.jsonl", reject_line
         )
         flow = build_alerts_flow(source, engine, alerts_out, rejects_out, metrics=metrics)
-        return RunFlow(flow, [alerts_out, rejects_out], engine.watchlist)
+        return RunFlow(flow, engine, [alerts_out, rejects_out])
 
     alerts, rejects = counted_sinks(
         config.brokers,
@@ -192,19 +207,7 @@ def build_run_flow(
         stop=stop,
     )
     flow = build_alerts_flow(kafka_source, engine, alerts, rejects, metrics=metrics)
-    return RunFlow(flow, watchlist=engine.watchlist)
-
-
-FileStamp = tuple[int, int, int]
-
-
-def _stamp(path: Path) -> FileStamp | None:
-    """What tells a changed file: mtime (ns), size and inode (an atomic rename)."""
-    try:
-        st = path.stat()
-    except OSError:
-        return None
-    return (st.st_mtime_ns, st.st_size, st.st_ino)
+    return RunFlow(flow, engine)
 
 
 class WatchlistReloader:
@@ -249,7 +252,7 @@ class WatchlistReloader:
         self.feed = feed
         self.on_reload = on_reload
         self.on_entries = on_entries
-        self._loaded = stamp if stamp is not None else _stamp(path)  # the version in use
+        self._loaded = stamp if stamp is not None else file_stamp(path)  # the version in use
         self._seen = self._loaded  # at the last check
         self._missing_logged = False
         self._stop = threading.Event()
@@ -277,7 +280,7 @@ class WatchlistReloader:
         """One check: reload if the file changed and has not changed since the
         previous check. The report, or None when there was nothing (yet) to
         reload or it could not be loaded (logged)."""
-        stamp = _stamp(self.path)
+        stamp = file_stamp(self.path)
         if stamp is None:
             if not self._missing_logged:
                 log.error(
@@ -301,7 +304,7 @@ class WatchlistReloader:
         try:
             report = load() if self.feed is None else self.feed.replace_base(load)
         except ValueError as e:  # WatchlistError: names the file and line
-            if _stamp(self.path) != stamp:  # written while read: again once it settles
+            if file_stamp(self.path) != stamp:  # written while read: again once it settles
                 log.info("watchlist %s changed while being read; reading it again", self.path)
                 return None
             log.error("watchlist not reloaded, keeping the previous list: %s", e)
@@ -436,11 +439,13 @@ def run(config: RunConfig, options: RunOptions, stream: IO[str] | None = None) -
     metrics = EngineMetrics()
     graceful = _GracefulStop()
     wl_file = config.watchlist_file
-    stamp = _stamp(wl_file) if wl_file is not None else None  # before it is loaded
+    stamp = file_stamp(wl_file) if wl_file is not None else None  # before it is loaded
+    place_stamps = [file_stamp(f) for f in config.places_files]
     built = build_run_flow(config, metrics, options, graceful.event)
     server: MetricsServer | None = None
     feed: WatchlistFeed | None = None
     reloader: WatchlistReloader | None = None
+    places_reloader: PlacesReloader | None = None
     previous: dict[signal.Signals, Any] = {}
     t0 = time.perf_counter()
     code = 0
@@ -473,12 +478,23 @@ def run(config: RunConfig, options: RunOptions, stream: IO[str] | None = None) -
                 stamp=stamp,
             )
             reloader.start()
+        if not options.inputs and config.places_reload_interval_s:
+            places_reloader = PlacesReloader(
+                built.engine,
+                config,
+                config.places_reload_interval_s,
+                on_reload=metrics.places_reloaded,
+                stamps=place_stamps,
+            )
+            places_reloader.start()
         t0 = time.perf_counter()
         ran = True
         code = _run_flow(built, config, options, recovery)
     finally:
         if reloader is not None:
             reloader.stop()
+        if places_reloader is not None:
+            places_reloader.stop()
         if feed is not None:
             feed.stop()
         for sig, handler in previous.items():
