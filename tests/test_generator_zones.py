@@ -115,7 +115,9 @@ def test_feature_collection_structure(city_case: tuple[ScenarioConfig, dict[str,
             "active",
             "lists",
             "allow_list",
+            "timezone",
         }
+        assert ("timezone" in props) == ("active" in props), "windows say their clock"
         if "priority_boost" in props:
             assert isinstance(props["priority_boost"], int)
         if "active" in props:
@@ -237,6 +239,7 @@ def test_schools_are_round_zones_near_roads(
     for f in schools:
         props = f["properties"]
         assert props["active"] == SCHOOL_HOURS == "06:00-18:00"
+        assert props["timezone"] == config.preset.timezone
         assert props["priority_boost"] == 1
         ring = f["geometry"]["coordinates"][0]
         assert len(f["geometry"]["coordinates"]) == 1

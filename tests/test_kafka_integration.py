@@ -9,7 +9,11 @@ truth files and the watchlist file, never from the engine: every read of a
 listed plate gives an exact hit per matching entry and no other read does,
 every OCR misread of a listed vehicle still hits its entry (look-alike or
 edge), every press gives one button alert, every injected malformed event one
-reject with its reason and field, nothing else.
+reject with its reason and field, nothing else. Zones and registries are on:
+each alert lists the zones (computed here with shapely from the zones file and
+the camera registry, windows in local time) its camera stands in, hits on lists
+a zone does not take are dropped there, and every read at the prison gate of a
+plate not on its allow list is a ``restricted_zone`` alert.
 """
 
 from __future__ import annotations
@@ -24,12 +28,17 @@ import urllib.request
 import uuid
 from collections import Counter
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
 
 import orjson
 import pytest
+import shapely
 from confluent_kafka import Producer
 from prometheus_client.parser import text_string_to_metric_families
+from shapely.geometry import shape
 
 from sisec_stream.cli import main as cli_main
 from sisec_stream.engine import REJECT_REASONS
@@ -50,6 +59,9 @@ class Expected:
     misread_listed: set[tuple[str, str]]  # misreads of listed vehicles: (event_id, entry_id)
     presses: Counter[str]  # event_id
     rejects: Counter[tuple[bytes, str, str]]  # (raw, reason, field or "")
+    restricted: Counter[tuple[str, str]]  # (event_id, zone_id)
+    zones: dict[str, set[str]]  # event_id of every plate read -> its active zone ids
+    dropped_exact: int  # exact hits a zone's list filter drops
 
 
 def _normalise(plate: str) -> str:
@@ -75,19 +87,77 @@ def _corpus_and_huge() -> list[tuple[bytes, str, str]]:
         {"type": "plate_read", "event_id": "huge-1", "note": "x" * 70_000, "plate": "ABC123"}
     )
     out.append((huge, "too_large", ""))
+    stranger = orjson.dumps(
+        {
+            "type": "plate_read",
+            "event_id": "stranger-1",
+            "ts": 1795435200000,
+            "camera_id": "NOT-IN-REGISTRY",
+            "plate": "ABC123",
+        }
+    )
+    out.append((stranger, "unknown_sensor", "camera_id"))
     assert {reason for _, reason, _ in out} == set(REJECT_REASONS)
     return out
 
 
+class _CityZones:
+    """The zones every camera stands in, by shapely (closed zones: ``covers``), and
+    what they do: windows, list filters, allow lists."""
+
+    def __init__(self, folder: Path) -> None:
+        doc = orjson.loads((folder / "zones.geojson").read_bytes())
+        self.props: list[dict[str, Any]] = [f["properties"] for f in doc["features"]]
+        tree = shapely.STRtree([shape(f["geometry"]) for f in doc["features"]])
+        with (folder / "cameras.csv").open(encoding="utf-8", newline="") as f:
+            cams = list(csv.DictReader(f))
+        points = shapely.points([float(c["lon"]) for c in cams], [float(c["lat"]) for c in cams])
+        cam_i, zone_i = tree.query(points, predicate="covered_by")
+        self.at: dict[str, list[int]] = {c["camera_id"]: [] for c in cams}
+        for c, z in zip(cam_i.tolist(), zone_i.tolist(), strict=True):
+            self.at[cams[c]["camera_id"]].append(z)
+        for p in self.props:  # keeps the expectations simple: filters never sleep
+            assert "active" not in p or not ({"lists", "allow_list"} & set(p)), p
+
+    def active(self, camera: str, ts_ms: int) -> list[dict[str, Any]]:
+        out = []
+        for z in self.at[camera]:
+            p = self.props[z]
+            if "active" in p:
+                local = datetime.fromtimestamp(ts_ms / 1000, UTC).astimezone(
+                    ZoneInfo(p["timezone"])
+                )
+                minute = local.hour * 60 + local.minute
+                start, end = (int(t[:2]) * 60 + int(t[3:]) for t in p["active"].split("-"))
+                if not start <= minute < end:
+                    continue
+            out.append(p)
+        return out
+
+
+def _allow_lists(folder: Path) -> dict[str, set[str]]:
+    allow: dict[str, set[str]] = {}
+    with (folder / "allow_lists.csv").open(encoding="utf-8", newline="") as f:
+        for row in csv.DictReader(f):
+            allow.setdefault(row["list"], set()).add(_normalise(row["plate"]))
+    return allow
+
+
 def _expected(folder: Path, injected: list[tuple[bytes, str, str]]) -> Expected:
-    entries: dict[str, list[str]] = {}
+    entries: dict[str, list[tuple[str, str]]] = {}
     with (folder / "watchlist.csv").open(encoding="utf-8", newline="") as f:
         for row in csv.DictReader(f):
-            entries.setdefault(_normalise(row["plate"]), []).append(row["entry_id"])
+            entries.setdefault(_normalise(row["plate"]), []).append((row["entry_id"], row["list"]))
+    list_of = {e: lst for es in entries.values() for e, lst in es}
+    city_zones = _CityZones(folder)
+    allow = _allow_lists(folder)
     hits: Counter[tuple[str, str]] = Counter()
     misread_listed: set[tuple[str, str]] = set()
     presses: Counter[str] = Counter()
     rejects: Counter[tuple[bytes, str, str]] = Counter(injected)
+    restricted: Counter[tuple[str, str]] = Counter()
+    zones: dict[str, set[str]] = {}
+    dropped_exact = 0
     n = len(injected)
     for source in SOURCES:
         for line, row in _truth_rows(folder, source):
@@ -95,13 +165,32 @@ def _expected(folder: Path, injected: list[tuple[bytes, str, str]]) -> Expected:
             if row["malformed_reason"]:
                 rejects[(line, row["malformed_reason"], row["malformed_field"])] += 1
             elif source == "plate_reads":
-                for entry in entries.get(row["read_plate_normalised"], []):
-                    hits[(row["event_id"], entry)] += 1
-                if row["misread"] and row["listed_entry_id"]:
+                here = city_zones.active(row["camera_id"], int(row["ts_ms"]))
+                zones[row["event_id"]] = {p["zone_id"] for p in here}
+
+                def alerts_here(entry: str, here: list[dict[str, Any]] = here) -> bool:
+                    return all(list_of[entry] in p.get("lists", [list_of[entry]]) for p in here)
+
+                for entry, _ in entries.get(row["read_plate_normalised"], []):
+                    if alerts_here(entry):
+                        hits[(row["event_id"], entry)] += 1
+                    else:
+                        dropped_exact += 1
+                if (
+                    row["misread"]
+                    and row["listed_entry_id"]
+                    and alerts_here(row["listed_entry_id"])
+                ):
                     misread_listed.add((row["event_id"], row["listed_entry_id"]))
+                event = orjson.loads(line)
+                read = {_normalise(c["plate"]) for c in event.get("candidates", [])}
+                read.add(row["read_plate_normalised"])
+                for p in here:
+                    if "allow_list" in p and not read & allow[p["allow_list"]]:
+                        restricted[(row["event_id"], p["zone_id"])] += 1
             elif source == "button_presses" and row["action"] == "press":
                 presses[row["event_id"]] += 1
-    return Expected(n, hits, misread_listed, presses, rejects)
+    return Expected(n, hits, misread_listed, presses, rejects, restricted, zones, dropped_exact)
 
 
 @pytest.fixture(scope="module")
@@ -136,10 +225,23 @@ def city(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _write_config(path: Path, broker: BrokerSettings, tag: str, city: Path, port: int) -> None:
+    """The run's config: the city's watchlist with its allow lists (lists of kind
+    allow, their entries never hit), zones and registries."""
     topics = "\n".join(
         f'{name} = "{tag}.{name}"'
         for name in ("plate_reads", "button_presses", "calls", "alerts", "rejects", "watchlist")
     )
+    watchlist = path.parent / "watchlist_and_allow.csv"
+    allow = _allow_lists(city)
+    rows = [
+        f"ALLOW-{name}-{plate},{plate},{name},\n"
+        for name, plates in sorted(allow.items())
+        for plate in sorted(plates)
+    ]
+    watchlist.write_text(
+        (city / "watchlist.csv").read_text(encoding="utf-8") + "".join(rows), encoding="utf-8"
+    )
+    kinds = "".join(f'[watchlist.lists.{name}]\nkind = "allow"\n' for name in sorted(allow))
     path.write_text(
         f"""[kafka]
 brokers = "{broker.bootstrap}"
@@ -148,7 +250,13 @@ brokers = "{broker.bootstrap}"
 [topics]
 {topics}
 [watchlist]
-file = "{city / "watchlist.csv"}"
+file = "{watchlist}"
+{kinds}[places]
+zones = "{city / "zones.geojson"}"
+cameras = "{city / "cameras.csv"}"
+devices = "{city / "devices.csv"}"
+[engine]
+timezone = "America/Bogota"
 [metrics]
 port = {port}
 """,
@@ -263,8 +371,17 @@ def test_generated_city_through_kafka_gives_exactly_the_truth(
     assert expected.misread_listed <= every_hit, "a misread listed vehicle was missed"
     presses = Counter(a["events"][0] for a in alerts if a["kind"] == "button_press")
     assert presses == expected.presses
-    assert len(alerts) == len(plate_hits) + presses.total()
+    restricted = Counter(
+        (a["events"][0], a["details"]["zone_id"]) for a in alerts if a["kind"] == "restricted_zone"
+    )
+    assert restricted == expected.restricted
+    assert len(alerts) == len(plate_hits) + presses.total() + restricted.total()
+    for a in alerts:
+        if a["kind"] != "button_press":
+            assert {z["zone_id"] for z in a["zones"]} == expected.zones[a["events"][0]], a
     assert expected.hits and expected.presses and expected.misread_listed
+    assert expected.restricted, "the prison gate camera reads unauthorised plates"
+
     assert len(expected.rejects) > len(REJECT_REASONS)
 
     rejects = Counter(
@@ -284,6 +401,7 @@ def test_generated_city_through_kafka_gives_exactly_the_truth(
     assert _total(samples, "sisec_produced_messages_total", topic=f"{tag}.rejects") == (
         expected.rejects.total()
     )
+    assert _total(samples, "sisec_hits_dropped_by_zone_total") >= expected.dropped_exact
     assert _total(samples, "sisec_delivery_failures_total") == 0
     assert _total(samples, "sisec_consumer_lag_messages") == 0
     if processes == 2:

@@ -13,13 +13,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from sisec_stream.engine import Alert, Engine, Reject
+from sisec_stream.engine import Alert, Engine, EngineConfig, Reject
 from sisec_stream.flow import build_alerts_flow, run_flow
-from sisec_stream.generator import Scenario, ScenarioConfig, write_watchlist
+from sisec_stream.generator import Scenario, ScenarioConfig, write_static_files
+from sisec_stream.generator.writer import ALLOW_LISTS_FILE, ZONES_FILE
 from sisec_stream.metrics import EngineMetrics, MetricsServer
+from sisec_stream.registry import Registry
 from sisec_stream.sinks import AlertPrinter, JsonLinesSink, alert_line, reject_line
 from sisec_stream.sources import ScenarioSource
-from sisec_stream.watchlist import Watchlist
+from sisec_stream.watchlist import ListSettings, Watchlist, WatchlistConfig
+from sisec_stream.zones import Zones
 
 __all__ = ["DemoOptions", "DemoSummary", "run_demo"]
 
@@ -32,7 +35,8 @@ class DemoOptions:
         scenario: The simulated city (defaults: Medellín, one hour).
         speed: Simulated seconds per second (120: an hour in 30 s); None: flat out.
         workers: Bytewax worker threads.
-        out_dir: Where watchlist.csv, alerts.jsonl and rejects.jsonl go.
+        out_dir: Where the city's files (watchlist, registries, zones, allow lists),
+            alerts.jsonl and rejects.jsonl go.
         metrics_port: Port for /metrics on 127.0.0.1 (0: any free port).
         print_alerts: Print each alert as it comes.
         colour: Colour by priority (None: when stdout is a terminal).
@@ -136,16 +140,33 @@ def _summary(metrics: EngineMetrics, seconds: float, **files: Any) -> DemoSummar
     )
 
 
+def _city_engine(scenario: Scenario, out: Path) -> Engine:
+    """The engine a centre would run for the simulated city: its watchlist and allow
+    lists, zones, camera and device registries, and its clock for zone windows."""
+    write_static_files(scenario, out)
+    zones = Zones.from_geojson(out / ZONES_FILE)
+    allow_lists = {z.allow_list for z in zones if z.allow_list is not None}
+    config = WatchlistConfig(lists={name: ListSettings(kind="allow") for name in allow_lists})
+    watchlist = Watchlist.from_csv(out / "watchlist.csv", config=config)
+    if allow_lists:
+        watchlist.reload(out / ALLOW_LISTS_FILE, replace_all=False)
+    return Engine(
+        EngineConfig(timezone=scenario.config.preset.timezone),
+        watchlist,
+        zones=zones,
+        cameras=Registry.from_csv(out / "cameras.csv", "camera"),
+        devices=Registry.from_csv(out / "devices.csv", "device"),
+    )
+
+
 def run_demo(options: DemoOptions, *, log: IO[str] | None = None) -> DemoSummary:
     """Run the demo to the end of its scenario (or Ctrl-C) and return its summary."""
     log = log if log is not None else sys.stdout
     out = options.out_dir
     out.mkdir(parents=True, exist_ok=True)
     scenario = Scenario(options.scenario)
-    wl_path = out / "watchlist.csv"
-    write_watchlist(scenario, wl_path)
-    watchlist = Watchlist.from_csv(wl_path)
-    engine = Engine(watchlist=watchlist)
+    engine = _city_engine(scenario, out)
+    watchlist = engine.watchlist
 
     metrics = EngineMetrics()
     metrics.set_watchlist(watchlist.counts_by_list())
@@ -168,7 +189,8 @@ def run_demo(options: DemoOptions, *, log: IO[str] | None = None) -> DemoSummary
     print(
         f"sisec-stream demo: simulated {cfg.preset.name}, "
         f"{cfg.duration_s / 60:g} min of events {pace}, "
-        f"{len(watchlist):,} watchlist entries, {options.workers} worker(s)\n"
+        f"{len(watchlist):,} watchlist entries, {len(engine.zones or ()):,} zones, "
+        f"{len(engine.cameras or ()):,} cameras, {options.workers} worker(s)\n"
         f"metrics: {server.url}   alerts: {out / 'alerts.jsonl'}   (Ctrl-C stops)\n",
         file=log,
     )

@@ -112,6 +112,8 @@ def _describe(doc: dict[str, Any]) -> str:
         )
     if doc["kind"] == "button_press":
         return f"{d['device_kind']} button {d['device_id']} pressed"
+    if doc["kind"] == "restricted_zone":
+        return f"{d['read_plate']!r} by {d['camera_id']}: not on allow list {d['allow_list']}"
     reasons: list[str] = doc.get("reasons") or [doc["kind"]]
     return reasons[0]
 
@@ -146,6 +148,16 @@ class AlertPrinter:
         where = ""
         if doc.get("location"):
             where = f" @ {doc['location']['lat']:.5f},{doc['location']['lon']:.5f}"
+        # Operators dispatch by zone: name the zones, smallest areas first (the
+        # municipality says nothing a centre does not know).
+        zones = [z for z in doc.get("zones", ()) if z["kind"] != "municipality"]
+        if zones:
+            order = {"sector": 1}
+            names = [
+                z["name"] or z["zone_id"]
+                for z in sorted(zones, key=lambda z: order.get(z["kind"], 0))
+            ]
+            where += " in " + ", ".join(names)
         tag = f"P{alert.priority}"
         tag = f"{_COLOURS.get(alert.priority, '')} {tag} {_RESET}" if self.colour else f"[{tag}]"
         return f"{tag} {when} {alert.kind:<12} {_describe(doc)}{where}"

@@ -14,7 +14,7 @@ quadrants belongs to both. (shapely's ``covers``, not ``contains``.)
 from __future__ import annotations
 
 from array import array
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, cast
@@ -136,6 +136,10 @@ class Zones:
 
     def __len__(self) -> int:
         return len(self._zones)
+
+    def __iter__(self) -> Iterator[Zone]:
+        """The zones, in file order (their index order)."""
+        return iter(self._zones)
 
     def __repr__(self) -> str:
         return f"Zones({len(self)} zones)"

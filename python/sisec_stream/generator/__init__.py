@@ -37,6 +37,7 @@ from sisec_stream.generator.writer import (
     EVENT_FILES,
     TRUTH_FILES,
     write_scenario,
+    write_static_files,
     write_watchlist,
 )
 
@@ -58,5 +59,6 @@ __all__ = [
     "add_generate_arguments",
     "run_generate",
     "write_scenario",
+    "write_static_files",
     "write_watchlist",
 ]

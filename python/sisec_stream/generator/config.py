@@ -58,6 +58,7 @@ class CityPreset:
     lon_min: float
     lon_max: float
     utc_offset: str  # "-05:00"
+    timezone: str  # IANA name of the same clock, for zone time windows
     lines: tuple[tuple[str, float], ...]  # emergency line and its share of calls
     plate_formats: tuple[tuple[str, float], ...]  # plates.FORMATS name and weight
     # Share of Mexican private-format plates on motorcycles; Colombian motorcycles have
@@ -215,6 +216,7 @@ CITY_PRESETS: Final[dict[str, CityPreset]] = {
         lon_min=-75.66,
         lon_max=-75.52,
         utc_offset="-05:00",
+        timezone="America/Bogota",
         lines=(("123", 1.0),),
         # ~85 % standard Colombian car/motorcycle plates, the rest cargo, trailer,
         # diplomatic and foreign (Venezuela, Ecuador).
@@ -259,6 +261,7 @@ CITY_PRESETS: Final[dict[str, CityPreset]] = {
         lon_min=-99.30,
         lon_max=-98.95,
         utc_offset="-06:00",
+        timezone="America/Mexico_City",
         lines=(("911", 0.92), ("089", 0.08)),
         plate_formats=(("mx_private", 0.64), ("mx_old", 0.18), ("mx_public", 0.15), ("us", 0.03)),
         motorcycle_share=0.18,

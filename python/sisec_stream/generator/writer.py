@@ -44,6 +44,8 @@ __all__ = [
     "ZONES_FILE",
     "write_allow_lists",
     "write_scenario",
+    "write_static_files",
+    "write_watchlist",
 ]
 
 #: Event file of each source (JSON Lines, one event per line).
@@ -93,9 +95,11 @@ def write_allow_lists(sc: Scenario, names: Sequence[str], path: Path) -> int:
     return rows
 
 
-def _write_static(sc: Scenario, out_dir: Path) -> dict[str, int]:
-    """Write the watchlist, registries, zones and allow lists; counts of zones and
-    allow-list rows (``allow_list_entries`` only if an allow list is referenced)."""
+def write_static_files(sc: Scenario, out_dir: Path) -> dict[str, int]:
+    """Write the watchlist, the camera and device registries, the devices' truth, the
+    zones (:data:`ZONES_FILE`) and allow lists (:data:`ALLOW_LISTS_FILE`); counts of
+    zones and allow-list rows (``allow_list_entries`` only if an allow list is
+    referenced)."""
     write_watchlist(sc, out_dir / "watchlist.csv")
     with (out_dir / "cameras.csv").open("w", encoding="utf-8", newline="") as f:
         w = csv.writer(f, lineterminator="\n")
@@ -498,7 +502,7 @@ def write_scenario(
             else contextlib.nullcontext(None) as bar
         ):
             sink = _Progress(bar, pipeline.counts if pipeline else None)
-            static = _write_static(sc, out_dir)
+            static = write_static_files(sc, out_dir)
             for source in SOURCES:
                 if pipeline is None or source != "plate_reads":
                     counts[source] = _write_source(sc, source, out_dir, sink).summary()

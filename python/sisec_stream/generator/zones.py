@@ -377,6 +377,7 @@ class _Builder:
                     {"type": "Polygon", "coordinates": [ring]},
                     priority_boost=1,
                     active=SCHOOL_HOURS,
+                    timezone=p.timezone,
                 )
             )
         return out
@@ -392,6 +393,7 @@ def _feature(
     active: str | None = None,
     lists: list[str] | None = None,
     allow_list: str | None = None,
+    timezone: str | None = None,
 ) -> dict[str, Any]:
     """A GeoJSON Feature with the zone properties (optional ones only when set)."""
     props: dict[str, Any] = {"zone_id": zone_id, "name": name, "kind": kind}
@@ -403,6 +405,8 @@ def _feature(
         props["lists"] = lists
     if allow_list is not None:
         props["allow_list"] = allow_list
+    if timezone is not None:
+        props["timezone"] = timezone
     return {"type": "Feature", "id": zone_id, "properties": props, "geometry": geometry}
 
 
