@@ -7,6 +7,9 @@ baseline (orjson + the same validation + dict lookup, ``baseline.py``).
 ``test_engine_process`` matches exactly, like the baseline (like for like);
 ``test_engine_process_lookalike`` adds look-alike, edge, pattern and candidate
 matching with scoring (more work than the baseline does, same time budget).
+``test_engine_process_lookalike_places`` adds the city's zones and camera
+registry: every read placed by its camera, its zones listed, boosts, list
+filters and the prison's allow list applied (the demo's engine).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import pytest
 
 from baseline import PythonBaseline
 from sisec_stream import Engine, Watchlist, WatchlistConfig
+from sisec_stream.demo import city_engine
 from sisec_stream.generator import Scenario, ScenarioConfig
 
 N_EVENTS = 100_000
@@ -55,6 +59,11 @@ def engine(watchlist_rows: list[dict[str, str]]) -> Engine:
 @pytest.fixture(scope="module")
 def lookalike_engine(watchlist_rows: list[dict[str, str]]) -> Engine:
     return Engine(watchlist=Watchlist.from_rows(watchlist_rows))
+
+
+@pytest.fixture(scope="module")
+def places_engine(city: Scenario, tmp_path_factory: pytest.TempPathFactory) -> Engine:
+    return city_engine(city, tmp_path_factory.mktemp("city"))
 
 
 @pytest.fixture(scope="module")
@@ -100,6 +109,24 @@ def test_engine_process_lookalike(
     exact = [a for a in result.alerts if b'"match":{"kind":"exact"' in a.json]
     assert len(exact) == len(alerts) > 0
     assert len(result.alerts) > len(exact)
+
+
+@pytest.mark.benchmark(group=GROUP)
+def test_engine_process_lookalike_places(
+    benchmark: Any,
+    events_info: Callable[[int], None],
+    places_engine: Engine,
+    lookalike_engine: Engine,
+    reads: list[bytes],
+) -> None:
+    events_info(len(reads))
+    result = benchmark(places_engine.process, reads)
+    assert result.rejects == lookalike_engine.process(reads).rejects, "every camera registered"
+    # The same hits, each alerted or dropped by a zone; every alert says where.
+    plain = lookalike_engine.process(reads)
+    hits = [a for a in result.alerts if a.kind == "plate_hit"]
+    assert len(hits) + result.dropped_hits == len(plain.alerts)
+    assert all(a.to_dict()["zones"] for a in result.alerts)
 
 
 @pytest.mark.benchmark(group=GROUP)

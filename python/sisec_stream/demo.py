@@ -24,7 +24,7 @@ from sisec_stream.sources import ScenarioSource
 from sisec_stream.watchlist import ListSettings, Watchlist, WatchlistConfig
 from sisec_stream.zones import Zones
 
-__all__ = ["DemoOptions", "DemoSummary", "run_demo"]
+__all__ = ["DemoOptions", "DemoSummary", "city_engine", "run_demo"]
 
 
 @dataclass(frozen=True)
@@ -140,7 +140,7 @@ def _summary(metrics: EngineMetrics, seconds: float, **files: Any) -> DemoSummar
     )
 
 
-def _city_engine(scenario: Scenario, out: Path) -> Engine:
+def city_engine(scenario: Scenario, out: Path) -> Engine:
     """The engine a centre would run for the simulated city: its watchlist and allow
     lists, zones, camera and device registries, and its clock for zone windows."""
     write_static_files(scenario, out)
@@ -165,7 +165,7 @@ def run_demo(options: DemoOptions, *, log: IO[str] | None = None) -> DemoSummary
     out = options.out_dir
     out.mkdir(parents=True, exist_ok=True)
     scenario = Scenario(options.scenario)
-    engine = _city_engine(scenario, out)
+    engine = city_engine(scenario, out)
     watchlist = engine.watchlist
 
     metrics = EngineMetrics()
