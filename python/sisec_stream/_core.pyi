@@ -16,6 +16,7 @@ __all__ = [
     "EVENT_TYPES",
     "REJECT_REASONS",
     "Engine",
+    "Registry",
     "Watchlist",
     "Zones",
 ]
