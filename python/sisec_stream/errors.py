@@ -8,7 +8,14 @@ subclass what users already catch (`ValueError`).
 
 from __future__ import annotations
 
-__all__ = ["ConfigError", "RegistryError", "SisecError", "WatchlistError", "ZonesError"]
+__all__ = [
+    "ConfigError",
+    "FileLineError",
+    "RegistryError",
+    "SisecError",
+    "WatchlistError",
+    "ZonesError",
+]
 
 
 class SisecError(Exception):
@@ -27,8 +34,9 @@ class ConfigError(SisecError, ValueError):
         self.key = key
 
 
-class WatchlistError(ConfigError):
-    """A watchlist file that cannot be loaded: names the file, line and fix.
+class FileLineError(ConfigError):
+    """A file that cannot be loaded because of one of its lines: names the file,
+    the line and the fix.
 
     Attributes:
         source: The file (or source) name.
@@ -36,13 +44,22 @@ class WatchlistError(ConfigError):
         reason: The problem without the location prefix.
     """
 
+    #: The configuration key the file is set under.
+    KEY = ""
+
     def __init__(
         self, message: str, source: str = "", line: int | None = None, reason: str = ""
     ) -> None:
-        super().__init__(message, key="watchlist")
+        super().__init__(message, key=self.KEY)
         self.source = source
         self.line = line
         self.reason = reason or message
+
+
+class WatchlistError(FileLineError):
+    """A watchlist file that cannot be loaded (see :class:`FileLineError`)."""
+
+    KEY = "watchlist"
 
 
 class ZonesError(ConfigError):
@@ -67,19 +84,7 @@ class ZonesError(ConfigError):
         self.zone_id = zone_id
 
 
-class RegistryError(ConfigError):
-    """A camera or device registry that cannot be loaded: names the file, line and fix.
+class RegistryError(FileLineError):
+    """A camera or device registry that cannot be loaded (see :class:`FileLineError`)."""
 
-    Attributes:
-        source: The file (or source) name.
-        line: 1-based line of the problem, or None when it concerns the whole file.
-        reason: The problem without the location prefix.
-    """
-
-    def __init__(
-        self, message: str, source: str = "", line: int | None = None, reason: str = ""
-    ) -> None:
-        super().__init__(message, key="registry")
-        self.source = source
-        self.line = line
-        self.reason = reason or message
+    KEY = "registry"

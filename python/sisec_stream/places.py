@@ -4,12 +4,12 @@ reloaded into a running engine when they change."""
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
 from sisec_stream.engine import Engine
+from sisec_stream.periodic import PeriodicCheck
 from sisec_stream.registry import Registry
 from sisec_stream.runconfig import RunConfig
 from sisec_stream.zones import Zones
@@ -65,7 +65,7 @@ def load_places(config: RunConfig) -> Places:
     )
 
 
-class PlacesReloader:
+class PlacesReloader(PeriodicCheck):
     """Reloads the zones and registries into ``engine`` when a file changes.
 
     Every ``interval_s`` the files' stamps (mtime, size, inode) are compared with
@@ -77,6 +77,8 @@ class PlacesReloader:
     why; they are tried again when a file changes again.
     """
 
+    name = "places-reloader"
+
     def __init__(
         self,
         engine: Engine,
@@ -86,36 +88,16 @@ class PlacesReloader:
         on_reload: Callable[[bool], None] | None = None,
         stamps: list[FileStamp | None] | None = None,
     ) -> None:
+        super().__init__(interval_s)
         self.engine = engine
         self.config = config
         self.files = config.places_files
-        self.interval_s = interval_s
         self.on_reload = on_reload
         self._loaded = stamps if stamps is not None else self._stamps()
         self._seen = self._loaded
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
     def _stamps(self) -> list[FileStamp | None]:
         return [file_stamp(f) for f in self.files]
-
-    def start(self) -> None:
-        """Start checking every ``interval_s``."""
-        self._thread = threading.Thread(target=self._run, name="places-reloader", daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout: float = 10.0) -> None:
-        """Stop checking; waits (bounded) for a reload in progress."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval_s):
-            try:
-                self.check()
-            except Exception:  # never take the worker down
-                log.exception("places: reload check failed")
 
     def check(self) -> bool:
         """One check; True when new places were swapped in."""

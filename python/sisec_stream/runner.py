@@ -32,6 +32,7 @@ from sisec_stream.files import JsonLinesSource
 from sisec_stream.flow import build_alerts_flow
 from sisec_stream.kafka.sink import Encoded, KafkaSink, alert_message, reject_message
 from sisec_stream.metrics import UNKNOWN_SOURCE, EngineMetrics, MetricsServer
+from sisec_stream.periodic import PeriodicCheck
 from sisec_stream.places import FileStamp, PlacesReloader, file_stamp, load_places
 from sisec_stream.runconfig import RunConfig
 from sisec_stream.sinks import JsonLinesSink, alert_line, reject_line
@@ -210,7 +211,7 @@ def build_run_flow(
     return RunFlow(flow, engine)
 
 
-class WatchlistReloader:
+class WatchlistReloader(PeriodicCheck):
     """Reloads the watchlist file when it changes, on a background thread.
 
     Every ``interval_s`` the file's mtime, size and inode are compared with those
@@ -233,6 +234,8 @@ class WatchlistReloader:
         stamp: The file's stamp when the list was loaded (None: take it now).
     """
 
+    name = "watchlist-reloader"
+
     def __init__(
         self,
         watchlist: Watchlist,
@@ -245,9 +248,9 @@ class WatchlistReloader:
         on_entries: Callable[[dict[str, int]], None] | None = None,
         stamp: FileStamp | None = None,
     ) -> None:
+        super().__init__(interval_s)
         self.watchlist = watchlist
         self.path = path
-        self.interval_s = interval_s
         self.skip_bad_rows = skip_bad_rows
         self.feed = feed
         self.on_reload = on_reload
@@ -255,26 +258,6 @@ class WatchlistReloader:
         self._loaded = stamp if stamp is not None else file_stamp(path)  # the version in use
         self._seen = self._loaded  # at the last check
         self._missing_logged = False
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        """Start checking every ``interval_s``."""
-        self._thread = threading.Thread(target=self._run, name="watchlist-reloader", daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout: float = 10.0) -> None:
-        """Stop checking; waits (bounded) for a reload in progress."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval_s):
-            try:
-                self.check()
-            except Exception:  # never take the worker down
-                log.exception("watchlist %s: reload check failed", self.path)
 
     def check(self) -> LoadReport | None:
         """One check: reload if the file changed and has not changed since the

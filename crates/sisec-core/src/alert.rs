@@ -222,8 +222,57 @@ fn stable_id(prefix: &str, parts: &[&str]) -> String {
     format!("{prefix}-{h:016x}")
 }
 
-fn to_json<D: Serialize>(doc: &AlertDoc<'_, D>) -> Vec<u8> {
-    serde_json::to_vec(doc).expect("alert documents always serialise")
+/// What every alert has besides its place and details.
+struct Head<'a> {
+    kind: AlertKind,
+    alert_id: String,
+    incident_key: String,
+    /// Before the zone boost.
+    priority: u8,
+    reasons: Vec<String>,
+    event_id: &'a str,
+    ts_ms: i64,
+    now_ms: i64,
+}
+
+/// The alert: `head` with the scene's boost applied (and said), as JSON.
+fn build<D: Serialize>(head: Head<'_>, scene: &Scene<'_>, details: D) -> Alert {
+    let Head {
+        kind,
+        alert_id,
+        incident_key,
+        priority,
+        mut reasons,
+        event_id,
+        ts_ms,
+        now_ms,
+    } = head;
+    let (priority, boost_reason) = scene.boosted(priority);
+    reasons.extend(boost_reason);
+    let json = serde_json::to_vec(&AlertDoc {
+        schema_version: ALERT_SCHEMA_VERSION,
+        alert_id: &alert_id,
+        kind: kind.as_str(),
+        priority,
+        reasons,
+        event_time: format_rfc3339_utc(ts_ms),
+        emitted_at: format_rfc3339_utc(now_ms),
+        location: location_doc(scene.location),
+        site: scene.site,
+        zones: scene.zone_docs(),
+        events: [event_id],
+        incident_key: &incident_key,
+        details,
+    })
+    .expect("alert documents always serialise");
+    Alert {
+        alert_id,
+        kind,
+        priority,
+        event_time_ms: ts_ms,
+        incident_key,
+        json,
+    }
 }
 
 /// What the listed entry and its list say about a hit.
@@ -284,7 +333,6 @@ pub fn plate_hit(
         base_priority,
     } = *listing;
     let priority = (base_priority + hit.demotion()).min(4);
-    let (boosted, boost_reason) = scene.boosted(priority);
     let plate = listed;
     let alert_id = stable_id("hit", &[event_id, &read.camera_id, &entry.entry_id]);
     let incident_key = format!("plate_hit:{}:{plate}", entry.entry_id);
@@ -314,8 +362,6 @@ pub fn plate_hit(
             "P{base_priority} on this list, shown at P{priority}: the match alone is weak evidence"
         ),
     });
-    reasons.extend(boost_reason);
-    let priority = boosted;
     let mut corroborated_by = Vec::new();
     let mut contradicted_by = Vec::new();
     if hit.corroboration & corroboration::CANDIDATE != 0 {
@@ -357,29 +403,20 @@ pub fn plate_hit(
         vehicle: vehicle_doc(read),
         image_ref: read.image_ref.as_deref(),
     };
-    let json = to_json(&AlertDoc {
-        schema_version: ALERT_SCHEMA_VERSION,
-        alert_id: &alert_id,
-        kind: AlertKind::PlateHit.as_str(),
-        priority,
-        reasons,
-        event_time: format_rfc3339_utc(ts_ms),
-        emitted_at: format_rfc3339_utc(now_ms),
-        location: location_doc(scene.location),
-        site: scene.site,
-        zones: scene.zone_docs(),
-        events: [event_id],
-        incident_key: &incident_key,
+    build(
+        Head {
+            kind: AlertKind::PlateHit,
+            alert_id,
+            incident_key,
+            priority,
+            reasons,
+            event_id,
+            ts_ms,
+            now_ms,
+        },
+        scene,
         details,
-    });
-    Alert {
-        alert_id,
-        kind: AlertKind::PlateHit,
-        priority,
-        event_time_ms: ts_ms,
-        incident_key,
-        json,
-    }
+    )
 }
 
 /// A button press.
@@ -394,39 +431,28 @@ pub fn button_press(
     let kind = press.device_kind.as_str();
     let alert_id = stable_id("btn", &[event_id, &press.device_id]);
     let incident_key = format!("button:{}", press.device_id);
-    let mut reasons = vec![
+    let reasons = vec![
         format!("{kind} button {} was pressed", press.device_id),
         format!("{kind} buttons page at P{priority}"),
     ];
-    let (priority, boost_reason) = scene.boosted(priority);
-    reasons.extend(boost_reason);
-    let json = to_json(&AlertDoc {
-        schema_version: ALERT_SCHEMA_VERSION,
-        alert_id: &alert_id,
-        kind: AlertKind::ButtonPress.as_str(),
-        priority,
-        reasons,
-        event_time: format_rfc3339_utc(ts_ms),
-        emitted_at: format_rfc3339_utc(now_ms),
-        location: location_doc(scene.location),
-        site: scene.site,
-        zones: scene.zone_docs(),
-        events: [event_id],
-        incident_key: &incident_key,
-        details: ButtonDetails {
+    build(
+        Head {
+            kind: AlertKind::ButtonPress,
+            alert_id,
+            incident_key,
+            priority,
+            reasons,
+            event_id,
+            ts_ms,
+            now_ms,
+        },
+        scene,
+        ButtonDetails {
             device_id: &press.device_id,
             device_kind: kind,
             action: press.action.as_str(),
         },
-    });
-    Alert {
-        alert_id,
-        kind: AlertKind::ButtonPress,
-        priority,
-        event_time_ms: ts_ms,
-        incident_key,
-        json,
-    }
+    )
 }
 
 #[derive(Serialize)]
@@ -466,29 +492,26 @@ pub fn restricted_zone(
     } else {
         &zone.name
     };
-    let mut reasons = vec![
+    let reasons = vec![
         format!(
             "plate {plate} (read as {:?} by camera {}) is not on allow list {allow_list} of restricted zone {name}",
             read.plate_raw, read.camera_id
         ),
         format!("unauthorised plates in restricted zones page at P{priority}"),
     ];
-    let (priority, boost_reason) = scene.boosted(priority);
-    reasons.extend(boost_reason);
-    let json = to_json(&AlertDoc {
-        schema_version: ALERT_SCHEMA_VERSION,
-        alert_id: &alert_id,
-        kind: AlertKind::RestrictedZone.as_str(),
-        priority,
-        reasons,
-        event_time: format_rfc3339_utc(ts_ms),
-        emitted_at: format_rfc3339_utc(now_ms),
-        location: location_doc(scene.location),
-        site: scene.site,
-        zones: scene.zone_docs(),
-        events: [event_id],
-        incident_key: &incident_key,
-        details: RestrictedDetails {
+    build(
+        Head {
+            kind: AlertKind::RestrictedZone,
+            alert_id,
+            incident_key,
+            priority,
+            reasons,
+            event_id,
+            ts_ms,
+            now_ms,
+        },
+        scene,
+        RestrictedDetails {
             zone_id: &zone.zone_id,
             allow_list,
             read_plate: &read.plate_raw,
@@ -499,15 +522,7 @@ pub fn restricted_zone(
             vehicle: vehicle_doc(read),
             image_ref: read.image_ref.as_deref(),
         },
-    });
-    Alert {
-        alert_id,
-        kind: AlertKind::RestrictedZone,
-        priority,
-        event_time_ms: ts_ms,
-        incident_key,
-        json,
-    }
+    )
 }
 
 #[cfg(test)]
