@@ -131,10 +131,11 @@ impl Engine {
         out: &mut BatchOutput,
     ) {
         out.n_in += batch.len();
+        let places = self.places();
         let mut run = Run {
             engine: self,
             watchlist: self.watchlist(),
-            places: self.places(),
+            places: &places,
             now_ms,
             hits: Vec::new(),
             zones: Vec::new(),
@@ -167,7 +168,7 @@ impl Engine {
 struct Run<'e> {
     engine: &'e Engine,
     watchlist: RwLockReadGuard<'e, Watchlist>,
-    places: Arc<Places>,
+    places: &'e Places,
     now_ms: i64,
     hits: Vec<Hit>,
     /// Zones of the current event, then only the active ones.
@@ -177,7 +178,7 @@ struct Run<'e> {
 impl Run<'_> {
     /// Place a valid event and alert on it; `Err` if its sensor is unknown.
     fn event(&mut self, event: &Event<'_>, out: &mut BatchOutput) -> Result<(), Reject> {
-        let places = Arc::clone(&self.places);
+        let places = self.places;
         self.zones.clear();
         let placed = match &event.body {
             Body::PlateRead(r) => places.place(
@@ -203,10 +204,10 @@ impl Run<'_> {
         out.accepted_by_source[event.event_type().index()] += 1;
         places.retain_active(&mut self.zones, event.ts_ms);
         match &event.body {
-            Body::PlateRead(read) => self.plate_read(event, read, &placed, &places, out),
+            Body::PlateRead(read) => self.plate_read(event, read, &placed, places, out),
             Body::ButtonPress(press) if press.action == ButtonAction::Press => {
                 let priority = self.engine.config.button_priority(press.device_kind);
-                let scene = scene(&places, &placed, &self.zones);
+                let scene = scene(places, &placed, &self.zones);
                 out.alerts.push(alert::button_press(
                     &event.event_id,
                     event.ts_ms,
