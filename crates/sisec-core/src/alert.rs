@@ -20,13 +20,25 @@ pub enum AlertKind {
     ButtonPress,
     /// A plate not on a restricted zone's allow list was read inside it.
     RestrictedZone,
+    /// A device reported tampering.
+    DeviceTamper,
+    /// A supervised device stopped reporting.
+    DeviceOffline,
+    /// An offline device reports again.
+    DeviceRestored,
+    /// Emergency calls about one incident.
+    CallIncident,
 }
 
 impl AlertKind {
-    pub const ALL: [AlertKind; 3] = [
+    pub const ALL: [AlertKind; 7] = [
         AlertKind::PlateHit,
         AlertKind::ButtonPress,
         AlertKind::RestrictedZone,
+        AlertKind::DeviceTamper,
+        AlertKind::DeviceOffline,
+        AlertKind::DeviceRestored,
+        AlertKind::CallIncident,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -34,6 +46,10 @@ impl AlertKind {
             AlertKind::PlateHit => "plate_hit",
             AlertKind::ButtonPress => "button_press",
             AlertKind::RestrictedZone => "restricted_zone",
+            AlertKind::DeviceTamper => "device_tamper",
+            AlertKind::DeviceOffline => "device_offline",
+            AlertKind::DeviceRestored => "device_restored",
+            AlertKind::CallIncident => "call_incident",
         }
     }
 }
@@ -211,7 +227,7 @@ fn vehicle_doc<'a>(read: &'a PlateRead<'_>) -> Option<VehicleDoc<'a>> {
 }
 
 /// FNV-1a over the parts, with a separator so ("ab","c") != ("a","bc").
-fn stable_id(prefix: &str, parts: &[&str]) -> String {
+pub(crate) fn stable_id(prefix: &str, parts: &[&str]) -> String {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for part in parts {
         for &b in part.as_bytes().iter().chain(std::iter::once(&0xff)) {
@@ -335,7 +351,12 @@ pub fn plate_hit(
     let priority = (base_priority + hit.demotion()).min(4);
     let plate = listed;
     let alert_id = stable_id("hit", &[event_id, &read.camera_id, &entry.entry_id]);
-    let incident_key = format!("plate_hit:{}:{plate}", entry.entry_id);
+    let incident_key = format!(
+        "plate_hit:{}:{}:{}",
+        entry.entry_id,
+        read.plate.as_str(),
+        hit.kind.as_str()
+    );
     let mut reasons = vec![
         format!("plate {plate} is on list {list} (entry {})", entry.entry_id),
         format!(

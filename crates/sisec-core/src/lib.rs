@@ -12,6 +12,7 @@ pub mod alert;
 pub mod config;
 pub mod engine;
 pub mod event;
+pub mod incidents;
 pub mod json;
 pub mod places;
 pub mod plate;

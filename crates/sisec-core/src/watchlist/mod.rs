@@ -235,6 +235,14 @@ pub enum MatchKind {
 }
 
 impl MatchKind {
+    pub const ALL: [MatchKind; 5] = [
+        MatchKind::Exact,
+        MatchKind::Lookalike,
+        MatchKind::Edge,
+        MatchKind::Pattern,
+        MatchKind::Candidate,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             MatchKind::Exact => "exact",

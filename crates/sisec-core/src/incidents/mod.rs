@@ -1,0 +1,317 @@
+//! One page per incident: the stateful stage after the engine.
+//!
+//! The engine (stateless, any worker) turns events into [`Signal`]s and packs
+//! them per shard ([`SignalBatch`]); each shard's [`ShardState`] (one Bytewax
+//! key, so one worker at a time) turns them into pages and updates: plate hits
+//! de-duplicated per vehicle and entry and corroborated across cameras
+//! (`plates`), button presses folded and devices supervised by heartbeat
+//! (`devices`), calls clustered into incidents (`calls`). Time is event time:
+//! windows close and devices go offline when the shard's watermark (the newest
+//! event time seen, minus `lateness_s`) passes them, never by wall clock.
+//!
+//! Shards: a plate hit goes to its watchlist entry's shard (so a second camera's
+//! read of the same entry meets the first), a device event to its device's, a
+//! call to its ~11 km tile's. State snapshots are compact bytes
+//! ([`ShardState::snapshot`]).
+
+mod calls;
+pub mod codec;
+pub mod config;
+mod devices;
+mod plates;
+pub mod signal;
+
+pub use config::IncidentConfig;
+pub use signal::{decode_batch, CallEvent, DeviceEvent, Sighting, Signal, SignalBatch};
+
+use crate::alert::{Alert, AlertKind};
+use crate::event::Location;
+use crate::timestamp::format_rfc3339_utc;
+use codec::{DecodeError, Reader, Writer};
+use rustc_hash::FxHashMap;
+use std::sync::Arc;
+
+/// FNV-1a over the parts, each followed by a separator: stable across
+/// processes and builds (shard routing and ids depend on it).
+pub fn hash_parts(parts: &[&str]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for part in parts {
+        for &b in part.as_bytes().iter().chain(std::iter::once(&0xff)) {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    h
+}
+
+/// The shard of a state key.
+pub fn shard_of(key: &str, shards: u16) -> u16 {
+    (hash_parts(&[key]) % u64::from(shards.max(1))) as u16
+}
+
+/// Degrees of the call tiles (~11 km): calls of one incident (≤ 100 m apart)
+/// rarely straddle a tile border.
+const CALL_TILE_DEG: f64 = 0.1;
+
+/// The state key of a call at `location` (calls without one share a key).
+pub fn call_tile(location: Option<Location>) -> String {
+    match location {
+        Some(l) => format!(
+            "calls:{}:{}",
+            (l.lat / CALL_TILE_DEG).floor() as i64,
+            (l.lon / CALL_TILE_DEG).floor() as i64
+        ),
+        None => "calls:unlocated".into(),
+    }
+}
+
+/// Great-circle distance (haversine), metres.
+pub fn distance_m(a: Location, b: Location) -> f64 {
+    let (p1, p2) = (a.lat.to_radians(), b.lat.to_radians());
+    let dp = p2 - p1;
+    let dl = (b.lon - a.lon).to_radians();
+    let h = (dp / 2.0).sin().powi(2) + p1.cos() * p2.cos() * (dl / 2.0).sin().powi(2);
+    2.0 * 6_371_000.0 * h.sqrt().min(1.0).asin()
+}
+
+/// Small strings (camera ids, incident types) stored once per shard.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Interner {
+    names: Vec<Box<str>>,
+    ids: FxHashMap<Box<str>, u32>,
+}
+
+impl Interner {
+    pub fn intern(&mut self, s: &str) -> u32 {
+        if let Some(&i) = self.ids.get(s) {
+            return i;
+        }
+        let i = self.names.len() as u32;
+        self.names.push(s.into());
+        self.ids.insert(s.into(), i);
+        i
+    }
+
+    pub fn find(&self, s: &str) -> Option<u32> {
+        self.ids.get(s).copied()
+    }
+
+    pub fn name(&self, i: u32) -> &str {
+        &self.names[i as usize]
+    }
+
+    pub fn memory_bytes(&self) -> usize {
+        let text: usize = self.names.iter().map(|n| n.len()).sum();
+        self.names.capacity() * 16 + self.ids.capacity() * 25 + 2 * text
+    }
+
+    fn encode(&self, w: &mut Writer) {
+        w.u32(self.names.len() as u32);
+        for n in &self.names {
+            w.str(n);
+        }
+    }
+
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let mut out = Interner::default();
+        for _ in 0..r.u32()? {
+            out.intern(r.str()?);
+        }
+        Ok(out)
+    }
+}
+
+/// How a stateless alert document becomes a page or an update.
+pub(crate) struct Update<'a> {
+    /// The incident's id (stable across its updates).
+    pub alert_id: &'a str,
+    /// Replaces the document's `incident_key` when set.
+    pub incident_key: Option<&'a str>,
+    /// 0 for the page, then 1, 2, ...
+    pub update: u16,
+    pub priority: u8,
+    /// Appended to the document's reasons.
+    pub extra_reasons: &'a [String],
+    /// The `incident` object: what the incident is so far.
+    pub incident: serde_json::Map<String, serde_json::Value>,
+    pub now_ms: i64,
+}
+
+/// Turn an alert document into a page or update of its incident.
+pub(crate) fn rewrite_alert(doc: &[u8], u: &Update<'_>) -> Alert {
+    let mut v: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_slice(doc).expect("the engine's alert documents are JSON objects");
+    v.insert("alert_id".into(), u.alert_id.into());
+    v.insert("update".into(), u.update.into());
+    v.insert("priority".into(), u.priority.into());
+    v.insert("emitted_at".into(), format_rfc3339_utc(u.now_ms).into());
+    if let Some(key) = u.incident_key {
+        v.insert("incident_key".into(), key.into());
+    }
+    if let Some(serde_json::Value::Array(reasons)) = v.get_mut("reasons") {
+        reasons.extend(u.extra_reasons.iter().map(|r| r.as_str().into()));
+    }
+    v.insert("incident".into(), u.incident.clone().into());
+    finish(v)
+}
+
+/// The `Alert` around a finished document.
+pub(crate) fn finish(v: serde_json::Map<String, serde_json::Value>) -> Alert {
+    let s = |k: &str| {
+        v.get(k)
+            .and_then(|x| x.as_str())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let kind = AlertKind::ALL
+        .into_iter()
+        .find(|k| k.as_str() == s("kind"))
+        .unwrap_or(AlertKind::PlateHit);
+    let event_time_ms = crate::timestamp::parse_rfc3339(&s("event_time")).unwrap_or(0);
+    Alert {
+        alert_id: s("alert_id"),
+        kind,
+        priority: v.get("priority").and_then(|p| p.as_u64()).unwrap_or(4) as u8,
+        event_time_ms,
+        incident_key: s("incident_key"),
+        json: serde_json::to_vec(&v).expect("JSON values serialise"),
+    }
+}
+
+/// Version of the snapshot layout.
+const SNAPSHOT_VERSION: u8 = 1;
+
+/// What one shard remembers.
+#[derive(Clone, Debug)]
+pub struct ShardState {
+    config: Arc<IncidentConfig>,
+    /// Newest event time seen (i64::MIN before any).
+    max_ts_ms: i64,
+    plates: plates::Plates,
+    devices: devices::Devices,
+    calls: calls::Calls,
+}
+
+/// Sizes of a shard's state.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StateSize {
+    pub plates: usize,
+    pub devices: usize,
+    pub calls: usize,
+    pub bytes: usize,
+}
+
+impl ShardState {
+    pub fn new(config: Arc<IncidentConfig>) -> Self {
+        ShardState {
+            config,
+            max_ts_ms: i64::MIN,
+            plates: Default::default(),
+            devices: Default::default(),
+            calls: Default::default(),
+        }
+    }
+
+    /// The shard's watermark: events older than this are late.
+    pub fn watermark_ms(&self) -> i64 {
+        self.max_ts_ms
+            .saturating_sub(i64::from(self.config.lateness_s) * 1000)
+    }
+
+    /// Apply one signal batch; pages and updates go to `out`.
+    pub fn apply(
+        &mut self,
+        batch: &[u8],
+        now_ms: i64,
+        out: &mut Vec<Alert>,
+    ) -> Result<(), DecodeError> {
+        let config = Arc::clone(&self.config);
+        let mut newest = i64::MIN;
+        let (plates, devices, calls) = (&mut self.plates, &mut self.devices, &mut self.calls);
+        let max_ts = decode_batch(batch, |signal| match signal {
+            Signal::Sighting(s) => {
+                newest = newest.max(s.ts_ms);
+                plates.on_sighting(&s, &config, now_ms, out);
+            }
+            Signal::Device(d) => {
+                newest = newest.max(d.ts_ms);
+                devices.on_event(&d, &config, now_ms, out);
+            }
+            Signal::Call(c) => {
+                newest = newest.max(c.ts_ms);
+                calls.on_call(&c, &config, now_ms, out);
+            }
+        })?;
+        self.max_ts_ms = self.max_ts_ms.max(max_ts).max(newest);
+        self.advance(now_ms, out);
+        Ok(())
+    }
+
+    /// Close what the watermark has passed (windows, silent devices).
+    pub fn advance(&mut self, now_ms: i64, out: &mut Vec<Alert>) {
+        if self.max_ts_ms == i64::MIN {
+            return;
+        }
+        let wm = self.watermark_ms();
+        self.plates.advance(wm);
+        self.devices.advance(wm, &self.config, now_ms, out);
+        self.calls.advance(wm);
+    }
+
+    pub fn size(&self) -> StateSize {
+        StateSize {
+            plates: self.plates.len(),
+            devices: self.devices.len(),
+            calls: self.calls.len(),
+            bytes: std::mem::size_of::<Self>()
+                + self.plates.memory_bytes()
+                + self.devices.memory_bytes()
+                + self.calls.memory_bytes(),
+        }
+    }
+
+    /// Is there nothing to remember (the shard's key may be dropped)?
+    pub fn is_empty(&self) -> bool {
+        self.plates.is_empty() && self.devices.is_empty() && self.calls.is_empty()
+    }
+
+    /// The state as compact bytes (Bytewax recovery).
+    pub fn snapshot(&self) -> Vec<u8> {
+        let mut w = Writer::default();
+        w.u8(SNAPSHOT_VERSION);
+        w.i64(self.max_ts_ms);
+        self.plates.encode(&mut w);
+        self.devices.encode(&mut w);
+        self.calls.encode(&mut w);
+        w.buf
+    }
+
+    /// A state from [`ShardState::snapshot`] bytes.
+    pub fn restore(config: Arc<IncidentConfig>, data: &[u8]) -> Result<Self, DecodeError> {
+        let mut r = Reader::new(data);
+        let version = r.u8()?;
+        if version != SNAPSHOT_VERSION {
+            return Err(DecodeError(format!(
+                "incident state snapshot version {version}; this build reads {SNAPSHOT_VERSION}: \
+                 start without recovery, or with the build that wrote it"
+            )));
+        }
+        let max_ts_ms = r.i64()?;
+        let plates = plates::Plates::decode(&mut r)?;
+        let devices = devices::Devices::decode(&mut r, &config)?;
+        let calls = calls::Calls::decode(&mut r)?;
+        if !r.is_done() {
+            return Err(DecodeError("trailing bytes after the snapshot".into()));
+        }
+        Ok(ShardState {
+            config,
+            max_ts_ms,
+            plates,
+            devices,
+            calls,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;
