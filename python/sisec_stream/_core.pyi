@@ -5,8 +5,8 @@ Checked against the built module by `python -m mypy.stubtest sisec_stream._core`
 
 from typing import final
 
-# (alert_id, kind, priority, event_time_ms, incident_key, json)
-_AlertTuple = tuple[str, str, int, int, str, bytes]
+# (alert_id, kind, priority, event_time_ms, incident_key, update, json)
+_AlertTuple = tuple[str, str, int, int, str, int, bytes]
 # (index, reason, field, detail, event_id, source)
 _RejectTuple = tuple[int, str, str | None, str, str | None, str | None]
 
@@ -17,9 +17,13 @@ __all__ = [
     "REJECT_REASONS",
     "Engine",
     "Registry",
+    "ShardState",
     "Watchlist",
     "Zones",
 ]
+
+# (n_in, accepted by source, alerts, rejects, dropped hits)
+_BatchTuple = tuple[int, tuple[int, int, int], list[_AlertTuple], list[_RejectTuple], int]
 
 REJECT_REASONS: list[str]
 EVENT_TYPES: list[str]
@@ -82,9 +86,12 @@ class Engine:
         cameras: Registry | None = None,
         devices: Registry | None = None,
     ) -> None: ...
-    def process(
+    def process(self, events: list[bytes], now_ms: int | None = None) -> _BatchTuple: ...
+    def process_routed(
         self, events: list[bytes], now_ms: int | None = None
-    ) -> tuple[int, tuple[int, int, int], list[_AlertTuple], list[_RejectTuple], int]: ...
+    ) -> tuple[_BatchTuple, list[bytes]]: ...
+    @property
+    def shards(self) -> int: ...
     @property
     def max_event_bytes(self) -> int: ...
     @property
@@ -116,3 +123,13 @@ class Registry:
     def get(self, id: str) -> _SensorTuple | None: ...
     def ids(self) -> list[str]: ...
     def __len__(self) -> int: ...
+
+@final
+class ShardState:
+    def __new__(cls, config_json: str | None = None) -> ShardState: ...
+    @staticmethod
+    def restore(data: bytes, config_json: str | None = None) -> ShardState: ...
+    def apply(self, batches: list[bytes], now_ms: int | None = None) -> list[_AlertTuple]: ...
+    def snapshot(self) -> bytes: ...
+    def size(self) -> tuple[int, int, int, int]: ...
+    def watermarks(self) -> tuple[int | None, int | None, int | None]: ...

@@ -49,6 +49,9 @@ class EngineConfig:
             restricted zone's allow list (before zone boosts).
         list_zones: Per-list geofences: hits on the list alert only inside these
             zones (zone ids, or ``kind:<kind>``).
+        incidents: The incident stage's settings (de-duplication windows,
+            corroboration, presses, heartbeats, call clustering; see
+            docs/incidents.md); unset keys keep their defaults.
     """
 
     max_event_bytes: int = 65_536
@@ -73,6 +76,7 @@ class EngineConfig:
     unknown_sensor: Literal["reject", "accept"] = "reject"
     restricted_zone_priority: int = 2
     list_zones: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    incidents: Mapping[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> str:
         """The JSON form the Rust core reads."""
@@ -80,6 +84,7 @@ class EngineConfig:
         d["list_priorities"] = dict(self.list_priorities)
         d["button_priorities"] = dict(self.button_priorities)
         d["list_zones"] = {k: list(v) for k, v in self.list_zones.items()}
+        d["incidents"] = dict(self.incidents)
         return json.dumps(d)
 
 
@@ -88,7 +93,8 @@ class Alert:
     """One alert for operators.
 
     ``json`` is the full alert document (see docs/alerts.md); the other attributes
-    are the fields routing and sorting need, without parsing it.
+    are the fields routing and sorting need, without parsing it. ``update`` is 0
+    for a page and n for the n-th update of the alert with the same ``alert_id``.
     """
 
     alert_id: str
@@ -96,6 +102,7 @@ class Alert:
     priority: int
     event_time_ms: int
     incident_key: str
+    update: int
     json: bytes
 
     def to_dict(self) -> dict[str, Any]:
@@ -233,19 +240,37 @@ class Engine:
             TypeError: an item is not ``bytes`` (a programming error, not bad data).
         """
         batch = events if isinstance(events, list) else list(events)
-        n_in, (n_plate, n_button, n_call), alerts, rejects, dropped = self._inner.process(
-            batch, now_ms
-        )
-        return BatchResult(
-            n_in=n_in,
-            accepted_by_source={"plate_read": n_plate, "button_press": n_button, "call": n_call},
-            alerts=[Alert(*a) for a in alerts],
-            rejects=[
-                Reject(index, reason, fld, detail, batch[index], event_id, source)
-                for index, reason, fld, detail, event_id, source in rejects
-            ],
-            dropped_hits=dropped,
-        )
+        return _result(batch, self._inner.process(batch, now_ms))
+
+    def process_routed(
+        self, events: Sequence[bytes], now_ms: int | None = None
+    ) -> tuple[BatchResult, list[bytes]]:
+        """Process a batch for the incident stage: alert candidates, device events
+        and calls become signals, one ``bytes`` batch per shard (index = shard; see
+        :mod:`sisec_stream.incidents`); the result has the counts and rejects, and
+        no alerts."""
+        batch = events if isinstance(events, list) else list(events)
+        out, shards = self._inner.process_routed(batch, now_ms)
+        return _result(batch, out), shards
+
+    @property
+    def shards(self) -> int:
+        """Shards of the incident stage (``incidents.shards``)."""
+        return self._inner.shards
 
     def __repr__(self) -> str:
         return f"Engine(watchlist={len(self.watchlist)} entries)"
+
+
+def _result(batch: list[bytes], out: _core._BatchTuple) -> BatchResult:
+    n_in, (n_plate, n_button, n_call), alerts, rejects, dropped = out
+    return BatchResult(
+        n_in=n_in,
+        accepted_by_source={"plate_read": n_plate, "button_press": n_button, "call": n_call},
+        alerts=[Alert(*a) for a in alerts],
+        rejects=[
+            Reject(index, reason, fld, detail, batch[index], event_id, source)
+            for index, reason, fld, detail, event_id, source in rejects
+        ],
+        dropped_hits=dropped,
+    )

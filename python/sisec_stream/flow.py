@@ -1,9 +1,12 @@
-"""The alerts dataflow: raw events -> engine -> alerts and rejects.
+"""The alerts dataflow: raw events -> engine -> incidents -> alerts, and rejects.
 
 One flow definition serves every runtime: the embedded demo (simulated city
 source), tests (``TestingSource``), and deployments started with
 ``python -m bytewax.run dataflows/alerts.py``. Sources hand the engine raw
-``bytes``; the engine step works on whole batches (one Rust call per batch).
+``bytes``; the engine step works on whole batches (one Rust call per batch) and
+routes what may page to the incident shards as one ``bytes`` batch per shard;
+each shard (a Bytewax key, so one worker at a time, across processes) folds
+them into pages and updates (:mod:`sisec_stream.incidents`).
 """
 
 from __future__ import annotations
@@ -19,33 +22,52 @@ from bytewax.outputs import Sink
 from bytewax.testing import cluster_main, run_main
 
 from sisec_stream.engine import Alert, Engine, Reject
+from sisec_stream.incidents import IncidentLogic, IncidentState, shard_key
 from sisec_stream.metrics import EngineMetrics
 
 __all__ = ["EngineStep", "build_alerts_flow", "run_flow"]
 
 
+Signals = tuple[str, bytes]
+
+#: Empty shard batches (they only carry the stream's progress) are sent when the
+#: newest event time has moved this much since the last one a shard was sent.
+PROGRESS_STEP_MS = 1000
+
+
 class EngineStep:
-    """The batch mapper: one ``Engine.process`` call per Bytewax batch.
+    """The batch mapper: one ``Engine.process_routed`` call per Bytewax batch.
 
     The engine is read-only and releases the GIL, so worker threads of one
-    process share it safely.
+    process share it safely. Out come rejects and, per shard, the batch of
+    signals for the incident stage (empty shard batches only when the stream's
+    progress is worth telling).
     """
 
     def __init__(self, engine: Engine, metrics: EngineMetrics | None = None) -> None:
         self.engine = engine
         self.metrics = metrics
+        self._told: dict[int, int] = {}
 
-    def __call__(self, batch: list[bytes]) -> list[Alert | Reject]:
+    def __call__(self, batch: list[bytes]) -> list[Reject | Signals]:
         t0 = time.perf_counter()
-        result = self.engine.process(batch)
+        result, shards = self.engine.process_routed(batch)
         if self.metrics is not None:
             self.metrics.observe(result, time.perf_counter() - t0)
-        out: list[Alert | Reject] = [*result.alerts, *result.rejects]
+        out: list[Reject | Signals] = list(result.rejects)
+        for i, blob in enumerate(shards):
+            newest = max(int.from_bytes(blob[k : k + 8], "little", signed=True) for k in (1, 9, 17))
+            if len(blob) > _HEADER or newest - self._told.get(i, -(2**62)) >= PROGRESS_STEP_MS:
+                self._told[i] = newest
+                out.append((shard_key(i), blob))
         return out
 
 
-def _is_alert(item: Alert | Reject) -> TypeGuard[Alert]:
-    return isinstance(item, Alert)
+_HEADER = 25  # version byte and the newest event time per kind: a batch with no signal
+
+
+def _is_reject(item: Reject | Signals) -> TypeGuard[Reject]:
+    return isinstance(item, Reject)
 
 
 def build_alerts_flow(
@@ -56,14 +78,14 @@ def build_alerts_flow(
     *,
     metrics: EngineMetrics | None = None,
     flow_id: str = "sisec_alerts",
-    step: Callable[[list[bytes]], list[Alert | Reject]] | None = None,
+    step: Callable[[list[bytes]], list[Reject | Signals]] | None = None,
 ) -> Dataflow:
     """Build the alerts flow.
 
     Args:
         source: Yields raw event bytes (one JSON event each).
         engine: The engine every worker uses.
-        alert_sink: Receives :class:`Alert` objects.
+        alert_sink: Receives :class:`Alert` objects (pages and updates).
         reject_sink: Receives :class:`Reject` objects (for the dead-letter topic).
         metrics: Counters to update per batch, if any.
         flow_id: The Bytewax flow id (recovery state is keyed by it).
@@ -72,9 +94,20 @@ def build_alerts_flow(
     flow = Dataflow(flow_id)
     raw = op.input("events", flow, source)
     results = op.flat_map_batch("engine", raw, step or EngineStep(engine, metrics))
-    split = op.branch("split", results, _is_alert)
-    op.output("alerts", split.trues, alert_sink)
-    op.output("rejects", cast(Stream[Reject], split.falses), reject_sink)
+    split = op.branch("split", results, _is_reject)
+    op.output("rejects", split.trues, reject_sink)
+    signals = cast(Stream[Signals], split.falses)
+    config = engine.config
+
+    def on_alerts(alerts: list[Alert], state: IncidentState) -> None:
+        if metrics is not None:
+            metrics.observe_alerts(alerts)
+
+    def logic(resume: bytes | None) -> IncidentLogic:
+        return IncidentLogic(config, resume, on_alerts)
+
+    incidents = op.stateful_batch("incidents", signals, logic)
+    op.output("alerts", op.key_rm("alerts_unkeyed", incidents), alert_sink)
     return flow
 
 

@@ -13,7 +13,7 @@ from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
-from sisec_stream.engine import ALERT_KINDS, EVENT_TYPES, REJECT_REASONS, BatchResult
+from sisec_stream.engine import ALERT_KINDS, EVENT_TYPES, REJECT_REASONS, Alert, BatchResult
 
 __all__ = ["UNKNOWN_SOURCE", "WATCHLIST_ACTIONS", "EngineMetrics", "MetricsServer"]
 
@@ -65,8 +65,16 @@ class EngineMetrics:
         )
         self.alerts = Counter(
             "sisec_alerts",
-            "Alerts emitted by kind and priority (1 = most urgent).",
+            "Alerts paged, by kind and priority (1 = most urgent); updates of paged alerts "
+            "are counted in sisec_alert_updates_total.",
             ["kind", "priority"],
+            registry=r,
+        )
+        self.alert_updates = Counter(
+            "sisec_alert_updates",
+            "Updates of alerts already paged (repeat sightings, presses, calls): pages "
+            "the incident stage saved, by kind.",
+            ["kind"],
             registry=r,
         )
         self.batches = Counter("sisec_batches", "Batches processed by the engine.", registry=r)
@@ -135,6 +143,7 @@ class EngineMetrics:
         for reason in REJECT_REASONS:
             self.rejects.labels(reason)
         for kind in ALERT_KINDS:
+            self.alert_updates.labels(kind)
             for priority in range(1, 5):
                 self.alerts.labels(kind, str(priority))
         for action in WATCHLIST_ACTIONS:
@@ -156,10 +165,22 @@ class EngineMetrics:
             for reject in result.rejects:
                 self.events.labels(reject.source or UNKNOWN_SOURCE, "rejected").inc()
                 self.rejects.labels(reject.reason).inc()
-            for alert in result.alerts:
-                self.alerts.labels(alert.kind, str(alert.priority)).inc()
+            self._count_alerts(result.alerts)
             if result.dropped_hits:
                 self.dropped_hits.inc(result.dropped_hits)
+
+    def observe_alerts(self, alerts: list[Alert]) -> None:
+        """Count what the incident stage emitted: pages by kind and priority, updates
+        by kind."""
+        with self._lock:
+            self._count_alerts(alerts)
+
+    def _count_alerts(self, alerts: list[Alert]) -> None:
+        for alert in alerts:
+            if alert.update:
+                self.alert_updates.labels(alert.kind).inc()
+            else:
+                self.alerts.labels(alert.kind, str(alert.priority)).inc()
 
     def set_lag(self, topic: str, partition: int, lag: int) -> None:
         """Publish a topic-partition's consumer lag (a Kafka source's ``on_lag``)."""

@@ -120,8 +120,10 @@ pub struct Alert {
     /// 1 = most urgent .. 4.
     pub priority: u8,
     pub event_time_ms: i64,
-    /// Groups alerts about the same thing (the de-dup issue builds on it).
+    /// Groups alerts about the same thing (vehicle and entry, device, call).
     pub incident_key: String,
+    /// 0: a page; n > 0: the n-th update of the alert with this `alert_id`.
+    pub update: u16,
     pub json: Vec<u8>,
 }
 
@@ -287,8 +289,28 @@ fn build<D: Serialize>(head: Head<'_>, scene: &Scene<'_>, details: D) -> Alert {
         priority,
         event_time_ms: ts_ms,
         incident_key,
+        update: 0,
         json,
     }
+}
+
+#[derive(Serialize)]
+struct PlaceDoc<'a> {
+    location: Option<LocationDoc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    site: Option<&'a str>,
+    zones: Vec<ZoneDoc<'a>>,
+}
+
+/// Where an event happened, as JSON object text (`location`, `site`,
+/// `zones`): what the incident stage shows for alerts no event carries.
+pub fn place_json(scene: &Scene<'_>) -> Vec<u8> {
+    serde_json::to_vec(&PlaceDoc {
+        location: location_doc(scene.location),
+        site: scene.site,
+        zones: scene.zone_docs(),
+    })
+    .expect("place documents always serialise")
 }
 
 /// What the listed entry and its list say about a hit.
@@ -440,8 +462,10 @@ pub fn plate_hit(
     )
 }
 
-/// A button press.
-pub fn button_press(
+/// A button press, or a device's tamper report (`kind` `ButtonPress` or
+/// `DeviceTamper`).
+pub fn device_alert(
+    kind: AlertKind,
     event_id: &str,
     ts_ms: i64,
     now_ms: i64,
@@ -449,16 +473,23 @@ pub fn button_press(
     priority: u8,
     scene: &Scene<'_>,
 ) -> Alert {
-    let kind = press.device_kind.as_str();
-    let alert_id = stable_id("btn", &[event_id, &press.device_id]);
-    let incident_key = format!("button:{}", press.device_id);
+    let device_kind = press.device_kind.as_str();
+    let (prefix, what) = match kind {
+        AlertKind::DeviceTamper => ("tamper", "reports tampering"),
+        _ => ("btn", "was pressed"),
+    };
+    let alert_id = stable_id(prefix, &[event_id, &press.device_id]);
+    let incident_key = format!("{}:{}", kind.as_str(), press.device_id);
     let reasons = vec![
-        format!("{kind} button {} was pressed", press.device_id),
-        format!("{kind} buttons page at P{priority}"),
+        format!("{device_kind} button {} {what}", press.device_id),
+        match kind {
+            AlertKind::DeviceTamper => format!("tampering pages at P{priority}"),
+            _ => format!("{device_kind} buttons page at P{priority}"),
+        },
     ];
     build(
         Head {
-            kind: AlertKind::ButtonPress,
+            kind,
             alert_id,
             incident_key,
             priority,
@@ -470,7 +501,7 @@ pub fn button_press(
         scene,
         ButtonDetails {
             device_id: &press.device_id,
-            device_kind: kind,
+            device_kind,
             action: press.action.as_str(),
         },
     )

@@ -29,6 +29,8 @@ pub struct EngineConfig {
     /// Per-list geofences: hits on the list alert only inside these zones
     /// (zone ids, or `kind:<kind>` for every zone of a kind).
     pub list_zones: BTreeMap<String, Vec<String>>,
+    /// The incident stage: de-duplication, corroboration, supervision, calls.
+    pub incidents: crate::incidents::IncidentConfig,
 }
 
 /// Policy for events whose camera or device is not in the registry.
@@ -66,6 +68,7 @@ impl Default for EngineConfig {
             unknown_sensor: UnknownSensor::Reject,
             restricted_zone_priority: 2,
             list_zones: BTreeMap::new(),
+            incidents: Default::default(),
         }
     }
 }
@@ -140,6 +143,7 @@ impl EngineConfig {
             self.restricted_zone_priority,
         )?;
         self.tz()?;
+        self.incidents.check()?;
         for (list, zones) in &self.list_zones {
             if zones.is_empty() {
                 return Err(ConfigError {

@@ -6,13 +6,14 @@
 //! Every input is either accepted (counted by source) or rejected (with its
 //! index), so `accepted + rejected == n_in` holds for every batch.
 
-use crate::alert::{self, Alert, Scene};
+use crate::alert::{self, Alert, AlertKind, Scene};
 use crate::config::{ConfigError, EngineConfig};
-use crate::event::{parse_event, Body, ButtonAction, Event, EventType, PlateRead};
+use crate::event::{parse_event, Body, ButtonAction, ButtonPress, Event, EventType, PlateRead};
+use crate::incidents::{shard_of, CallEvent, DeviceEvent, Progress, Sighting, Signal, SignalBatch};
 use crate::places::{Placed, Places};
 use crate::registry::{Registry, SensorKind};
 use crate::reject::Reject;
-use crate::watchlist::{Hit, ReadQuery, Watchlist};
+use crate::watchlist::{Hit, MatchKind, ReadQuery, Watchlist};
 use crate::zones::Zones;
 use std::sync::{Arc, RwLock, RwLockReadGuard};
 
@@ -130,6 +131,20 @@ impl Engine {
         now_ms: i64,
         out: &mut BatchOutput,
     ) {
+        self.process_routed(batch, first_index, now_ms, out, None);
+    }
+
+    /// Like [`Engine::process_into`], but with `routes` every alert candidate,
+    /// device event and call becomes a signal for the incident stage (see
+    /// [`crate::incidents`]) instead of an alert in `out`.
+    pub fn process_routed(
+        &self,
+        batch: &[&[u8]],
+        first_index: usize,
+        now_ms: i64,
+        out: &mut BatchOutput,
+        routes: Option<&mut Routes>,
+    ) {
         out.n_in += batch.len();
         let places = self.places();
         let mut run = Run {
@@ -139,6 +154,7 @@ impl Engine {
             now_ms,
             hits: Vec::new(),
             zones: Vec::new(),
+            routes,
         };
         for (offset, bytes) in batch.iter().enumerate() {
             let index = (first_index + offset) as u32;
@@ -173,6 +189,47 @@ struct Run<'e> {
     hits: Vec<Hit>,
     /// Zones of the current event, then only the active ones.
     zones: Vec<u32>,
+    /// Where signals go, when the incident stage follows.
+    routes: Option<&'e mut Routes>,
+}
+
+/// Signals for the incident stage, one batch per shard.
+#[derive(Debug)]
+pub struct Routes {
+    shards: Vec<SignalBatch>,
+    progress: Progress,
+}
+
+/// The key every call goes to: calls are few (a large centre gets about one a
+/// second) and clustering needs all of an area's calls in one place.
+const CALLS_KEY: &str = "calls";
+
+impl Routes {
+    pub fn new(shards: u16) -> Self {
+        Routes {
+            shards: (0..shards.max(1)).map(|_| SignalBatch::new()).collect(),
+            progress: Progress::default(),
+        }
+    }
+
+    fn push(&mut self, key: &str, signal: &Signal<'_>) {
+        self.progress.see(signal);
+        let shard = shard_of(key, self.shards.len() as u16);
+        self.shards[usize::from(shard)].push(signal);
+    }
+
+    /// Every shard's batch (empty ones too: they carry the stream's progress),
+    /// by shard index.
+    pub fn finish(self) -> Vec<Vec<u8>> {
+        let progress = self.progress;
+        self.shards
+            .into_iter()
+            .map(|mut b| {
+                b.set_progress(progress);
+                b.into_bytes()
+            })
+            .collect()
+    }
 }
 
 impl Run<'_> {
@@ -205,10 +262,60 @@ impl Run<'_> {
         places.retain_active(&mut self.zones, event.ts_ms);
         match &event.body {
             Body::PlateRead(read) => self.plate_read(event, read, &placed, places, out),
-            Body::ButtonPress(press) if press.action == ButtonAction::Press => {
-                let priority = self.engine.config.button_priority(press.device_kind);
-                let scene = scene(places, &placed, &self.zones);
-                out.alerts.push(alert::button_press(
+            Body::ButtonPress(press) => self.device(event, press, &placed, out),
+            Body::Call(call) => {
+                if let Some(routes) = self.routes.as_deref_mut() {
+                    let place = if call.location.is_some() {
+                        alert::place_json(&scene(places, &placed, &self.zones))
+                    } else {
+                        Vec::new()
+                    };
+                    let signal = Signal::Call(CallEvent {
+                        ts_ms: event.ts_ms,
+                        call_id: &call.call_id,
+                        line: call.line,
+                        status: call.status,
+                        incident_type: call.incident_type.as_deref(),
+                        location: call.location,
+                        accuracy_m: call.accuracy_m,
+                        caller_hash: call.caller_hash.as_deref(),
+                        event_id: &event.event_id,
+                        place: &place,
+                    });
+                    routes.push(CALLS_KEY, &signal);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A button device's event: presses alert (tamper too, when routed);
+    /// every event feeds supervision when routed.
+    fn device(
+        &mut self,
+        event: &Event<'_>,
+        press: &ButtonPress<'_>,
+        placed: &Placed<'_>,
+        out: &mut BatchOutput,
+    ) {
+        let places = self.places;
+        let config = &self.engine.config;
+        let (kind, priority) = match press.action {
+            ButtonAction::Press => (
+                Some(AlertKind::ButtonPress),
+                config.button_priority(press.device_kind),
+            ),
+            ButtonAction::Tamper => (
+                Some(AlertKind::DeviceTamper),
+                config.incidents.tamper_priority,
+            ),
+            ButtonAction::Heartbeat | ButtonAction::LowBattery => (None, 0),
+        };
+        let Some(routes) = self.routes.as_deref_mut() else {
+            if kind == Some(AlertKind::ButtonPress) {
+                let scene = scene(places, placed, &self.zones);
+                out.alerts.push(alert::device_alert(
+                    AlertKind::ButtonPress,
                     &event.event_id,
                     event.ts_ms,
                     self.now_ms,
@@ -217,9 +324,33 @@ impl Run<'_> {
                     &scene,
                 ));
             }
-            Body::ButtonPress(_) | Body::Call(_) => {}
-        }
-        Ok(())
+            return;
+        };
+        let scene = scene(places, placed, &self.zones);
+        let alert = kind.map(|k| {
+            alert::device_alert(
+                k,
+                &event.event_id,
+                event.ts_ms,
+                self.now_ms,
+                press,
+                priority,
+                &scene,
+            )
+        });
+        let place = alert::place_json(&scene);
+        let signal = Signal::Device(DeviceEvent {
+            ts_ms: event.ts_ms,
+            device_id: &press.device_id,
+            device_kind: press.device_kind,
+            action: press.action,
+            location: scene.location,
+            event_id: &event.event_id,
+            priority: alert.as_ref().map_or(0, |a| a.priority),
+            alert: alert.as_ref().map_or(&[][..], |a| &a.json),
+            place: &place,
+        });
+        routes.push(&press.device_id, &signal);
     }
 
     fn plate_read(
@@ -267,7 +398,7 @@ impl Run<'_> {
             let base_priority = watchlist
                 .priority_of(entry)
                 .unwrap_or_else(|| self.engine.config.list_priority(list));
-            out.alerts.push(alert::plate_hit(
+            let alert = alert::plate_hit(
                 &event.event_id,
                 event.ts_ms,
                 self.now_ms,
@@ -280,7 +411,21 @@ impl Run<'_> {
                     base_priority,
                 },
                 &scene,
-            ));
+            );
+            match self.routes.as_deref_mut() {
+                None => out.alerts.push(alert),
+                Some(routes) => {
+                    let signal = sighting(
+                        event,
+                        read,
+                        &scene,
+                        &alert,
+                        (AlertKind::PlateHit, &entry.entry_id, list),
+                        (hit.kind, hit.score, base_priority),
+                    );
+                    routes.push(&entry.entry_id, &signal);
+                }
+            }
         }
         for &zone in &scene.zones {
             let Some(allow_list) = zone.allow_list.as_deref() else {
@@ -292,18 +437,62 @@ impl Run<'_> {
             if allowed(&read.plate) || read.candidates.iter().any(|c| allowed(&c.plate)) {
                 continue;
             }
-            out.alerts.push(alert::restricted_zone(
+            let base = self.engine.config.restricted_zone_priority;
+            let alert = alert::restricted_zone(
                 &event.event_id,
                 event.ts_ms,
                 self.now_ms,
                 read,
                 zone,
                 allow_list,
-                self.engine.config.restricted_zone_priority,
+                base,
                 &scene,
-            ));
+            );
+            match self.routes.as_deref_mut() {
+                None => out.alerts.push(alert),
+                Some(routes) => {
+                    let signal = sighting(
+                        event,
+                        read,
+                        &scene,
+                        &alert,
+                        (AlertKind::RestrictedZone, &zone.zone_id, allow_list),
+                        (MatchKind::Exact, 1.0, base),
+                    );
+                    let key = format!("{}:{}", zone.zone_id, read.plate.as_str());
+                    routes.push(&key, &signal);
+                }
+            }
         }
     }
+}
+
+/// A plate read's alert as a signal: `what` is (alert kind, subject, list),
+/// `how` (match kind, score, base priority).
+fn sighting<'a>(
+    event: &'a Event<'_>,
+    read: &'a PlateRead<'_>,
+    scene: &Scene<'_>,
+    alert: &'a Alert,
+    what: (AlertKind, &'a str, &'a str),
+    how: (MatchKind, f32, u8),
+) -> Signal<'a> {
+    Signal::Sighting(Sighting {
+        ts_ms: event.ts_ms,
+        alert_kind: what.0,
+        subject: what.1,
+        list: what.2,
+        vehicle: read.plate.as_str(),
+        match_kind: how.0,
+        score: how.1,
+        base_priority: how.2,
+        priority: alert.priority,
+        camera_id: &read.camera_id,
+        location: scene.location,
+        heading_deg: read.heading_deg,
+        event_id: &event.event_id,
+        alert: &alert.json,
+    })
 }
 
 /// The alert's view of where an event happened (built only for alerts).

@@ -24,7 +24,7 @@ pub mod zones;
 
 pub use alert::{Alert, AlertKind};
 pub use config::{ConfigError, EngineConfig, UnknownSensor};
-pub use engine::{BatchOutput, Engine, RejectRecord};
+pub use engine::{BatchOutput, Engine, RejectRecord, Routes};
 pub use event::{parse_event, EventType};
 pub use places::Places;
 pub use plate::Plate;

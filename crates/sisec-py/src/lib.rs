@@ -19,8 +19,39 @@ pyo3::import_exception!(sisec_stream.errors, ZonesError);
 pyo3::import_exception!(sisec_stream.errors, RegistryError);
 
 /// Alert as crossing into Python:
-/// (alert_id, kind, priority, event_time_ms, incident_key, json).
-type AlertTuple<'py> = (String, &'static str, u8, i64, String, Bound<'py, PyBytes>);
+/// (alert_id, kind, priority, event_time_ms, incident_key, update, json).
+type AlertTuple<'py> = (
+    String,
+    &'static str,
+    u8,
+    i64,
+    String,
+    u16,
+    Bound<'py, PyBytes>,
+);
+
+fn alert_tuple(py: Python<'_>, a: core::Alert) -> AlertTuple<'_> {
+    let json = PyBytes::new(py, &a.json);
+    (
+        a.alert_id,
+        a.kind.as_str(),
+        a.priority,
+        a.event_time_ms,
+        a.incident_key,
+        a.update,
+        json,
+    )
+}
+
+/// What `Engine.process` returns: (n_in, accepted by source, alerts, rejects,
+/// dropped hits).
+type BatchTuple<'py> = (
+    usize,
+    (u64, u64, u64),
+    Vec<AlertTuple<'py>>,
+    Vec<RejectTuple>,
+    u64,
+);
 /// Reject as crossing into Python:
 /// (index, reason, field, detail, event_id, source).
 type RejectTuple = (
@@ -518,6 +549,145 @@ impl PyRegistry {
     }
 }
 
+fn batch_tuple(py: Python<'_>, out: core::BatchOutput) -> BatchTuple<'_> {
+    let [plate, button, call] = out.accepted_by_source;
+    let alerts = out.alerts.into_iter().map(|a| alert_tuple(py, a)).collect();
+    let rejects = out
+        .rejects
+        .into_iter()
+        .map(|r| {
+            (
+                r.index,
+                r.reject.reason.as_str(),
+                r.reject.field,
+                r.reject.detail,
+                r.event_id,
+                r.source.map(core::EventType::as_str),
+            )
+        })
+        .collect();
+    (
+        out.n_in,
+        (plate, button, call),
+        alerts,
+        rejects,
+        out.dropped_hits,
+    )
+}
+
+impl PyEngine {
+    /// Run the core over a list of `bytes`, routed or not.
+    fn run(
+        &self,
+        py: Python<'_>,
+        events: &Bound<'_, PyList>,
+        now_ms: Option<i64>,
+        routed: bool,
+    ) -> PyResult<(core::BatchOutput, Vec<Vec<u8>>)> {
+        // A tuple copy keeps every item alive even if another thread mutates
+        // the caller's list while the GIL is released; bytes are immutable, so
+        // the borrowed slices cannot change. Work in chunks so the slice buffer
+        // is reused and stays small (a 100k-entry Vec per call costs page faults).
+        let items = events.to_tuple();
+        let now = now_ms.unwrap_or_else(self::now_ms);
+        let mut out = core::BatchOutput::default();
+        let mut routes = routed.then(|| core::Routes::new(self.inner.config().incidents.shards));
+        let mut slices: Vec<&[u8]> = Vec::with_capacity(CHUNK.min(items.len()));
+        for start in (0..items.len()).step_by(CHUNK) {
+            slices.clear();
+            for i in start..items.len().min(start + CHUNK) {
+                let item = items.get_borrowed_item(i)?;
+                let bytes = item.cast::<PyBytes>().map_err(|_| {
+                    PyTypeError::new_err(format!(
+                        "events[{i}] must be bytes, not {}",
+                        item.get_type().name().map_or("?".into(), |n| n.to_string())
+                    ))
+                })?;
+                slices.push(held_bytes(&items, &bytes));
+            }
+            py.detach(|| {
+                self.inner
+                    .process_routed(&slices, start, now, &mut out, routes.as_mut())
+            });
+        }
+        Ok((out, routes.map(core::Routes::finish).unwrap_or_default()))
+    }
+}
+
+/// One shard of the incident stage (see `sisec_stream.incidents`).
+#[pyclass(module = "sisec_stream._core", name = "ShardState")]
+struct PyShardState {
+    inner: core::incidents::ShardState,
+}
+
+fn incident_config(config_json: Option<&str>) -> PyResult<Arc<core::incidents::IncidentConfig>> {
+    let config = match config_json {
+        Some(json) => core::EngineConfig::from_json(json)
+            .map_err(|e| ConfigError::new_err((e.to_string(), e.key)))?,
+        None => core::EngineConfig::default(),
+    };
+    Ok(Arc::new(config.incidents))
+}
+
+#[pymethods]
+impl PyShardState {
+    /// An empty shard for the engine config (JSON; None: defaults).
+    #[new]
+    #[pyo3(signature = (config_json = None))]
+    fn new(config_json: Option<&str>) -> PyResult<Self> {
+        Ok(PyShardState {
+            inner: core::incidents::ShardState::new(incident_config(config_json)?),
+        })
+    }
+
+    /// A shard from `snapshot()` bytes.
+    #[staticmethod]
+    #[pyo3(signature = (data, config_json = None))]
+    fn restore(data: &[u8], config_json: Option<&str>) -> PyResult<Self> {
+        let inner = core::incidents::ShardState::restore(incident_config(config_json)?, data)
+            .map_err(|e| PyValueError::new_err(e.to_string()))?;
+        Ok(PyShardState { inner })
+    }
+
+    /// Apply signal batches (from `Engine.process_routed`); the pages and
+    /// updates they cause.
+    #[pyo3(signature = (batches, now_ms = None))]
+    fn apply<'py>(
+        &mut self,
+        py: Python<'py>,
+        batches: Vec<Vec<u8>>,
+        now_ms: Option<i64>,
+    ) -> PyResult<Vec<AlertTuple<'py>>> {
+        let now = now_ms.unwrap_or_else(self::now_ms);
+        let mut alerts = Vec::new();
+        for b in &batches {
+            self.inner
+                .apply(b, now, &mut alerts)
+                .map_err(|e| PyValueError::new_err(e.to_string()))?;
+        }
+        Ok(alerts.into_iter().map(|a| alert_tuple(py, a)).collect())
+    }
+
+    /// The state as compact bytes.
+    fn snapshot<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, &self.inner.snapshot())
+    }
+
+    /// (open plate incidents, devices, open call incidents, bytes).
+    fn size(&self) -> (usize, usize, usize, usize) {
+        let s = self.inner.size();
+        (s.plates, s.devices, s.calls, s.bytes)
+    }
+
+    /// The shard's watermarks (epoch ms; None before any event of the kind):
+    /// (plate reads, device events, calls).
+    fn watermarks(&self) -> (Option<i64>, Option<i64>, Option<i64>) {
+        let w = self.inner.watermarks();
+        let known = |t: i64| (t > i64::MIN / 2).then_some(t);
+        (known(w.plates), known(w.devices), known(w.calls))
+    }
+}
+
 /// Zones (none: an empty set) and registries, each checked to be of its kind.
 #[allow(clippy::type_complexity)]
 fn places_args(
@@ -620,73 +790,30 @@ impl PyEngine {
         py: Python<'py>,
         events: &Bound<'py, PyList>,
         now_ms: Option<i64>,
-    ) -> PyResult<(
-        usize,
-        (u64, u64, u64),
-        Vec<AlertTuple<'py>>,
-        Vec<RejectTuple>,
-        u64,
-    )> {
-        // A tuple copy keeps every item alive even if another thread mutates
-        // the caller's list while the GIL is released; bytes are immutable, so
-        // the borrowed slices cannot change. Work in chunks so the slice buffer
-        // is reused and stays small (a 100k-entry Vec per call costs page faults).
-        let items = events.to_tuple();
-        let now = now_ms.unwrap_or_else(self::now_ms);
-        let mut out = core::BatchOutput::default();
-        let mut slices: Vec<&[u8]> = Vec::with_capacity(CHUNK.min(items.len()));
-        for start in (0..items.len()).step_by(CHUNK) {
-            slices.clear();
-            for i in start..items.len().min(start + CHUNK) {
-                let item = items.get_borrowed_item(i)?;
-                let bytes = item.cast::<PyBytes>().map_err(|_| {
-                    PyTypeError::new_err(format!(
-                        "events[{i}] must be bytes, not {}",
-                        item.get_type().name().map_or("?".into(), |n| n.to_string())
-                    ))
-                })?;
-                slices.push(held_bytes(&items, &bytes));
-            }
-            py.detach(|| self.inner.process_into(&slices, start, now, &mut out));
-        }
+    ) -> PyResult<BatchTuple<'py>> {
+        let (out, _) = self.run(py, events, now_ms, false)?;
+        Ok(batch_tuple(py, out))
+    }
 
-        let [plate, button, call] = out.accepted_by_source;
-        let alerts = out
-            .alerts
-            .into_iter()
-            .map(|a| {
-                let json = PyBytes::new(py, &a.json);
-                (
-                    a.alert_id,
-                    a.kind.as_str(),
-                    a.priority,
-                    a.event_time_ms,
-                    a.incident_key,
-                    json,
-                )
-            })
-            .collect();
-        let rejects = out
-            .rejects
-            .into_iter()
-            .map(|r| {
-                (
-                    r.index,
-                    r.reject.reason.as_str(),
-                    r.reject.field,
-                    r.reject.detail,
-                    r.event_id,
-                    r.source.map(core::EventType::as_str),
-                )
-            })
-            .collect();
-        Ok((
-            out.n_in,
-            (plate, button, call),
-            alerts,
-            rejects,
-            out.dropped_hits,
-        ))
+    /// Like `process`, but alert candidates, device events and calls become
+    /// signal batches for the incident stage: returns the batch tuple (with no
+    /// alerts) and one `bytes` per shard.
+    #[pyo3(signature = (events, now_ms = None))]
+    fn process_routed<'py>(
+        &self,
+        py: Python<'py>,
+        events: &Bound<'py, PyList>,
+        now_ms: Option<i64>,
+    ) -> PyResult<(BatchTuple<'py>, Vec<Bound<'py, PyBytes>>)> {
+        let (out, shards) = self.run(py, events, now_ms, true)?;
+        let shards = shards.iter().map(|b| PyBytes::new(py, b)).collect();
+        Ok((batch_tuple(py, out), shards))
+    }
+
+    /// Shards of the incident stage.
+    #[getter]
+    fn shards(&self) -> u16 {
+        self.inner.config().incidents.shards
     }
 
     /// Size limit for one event, in bytes.
@@ -708,6 +835,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyEngine>()?;
     m.add_class::<PyZones>()?;
     m.add_class::<PyRegistry>()?;
+    m.add_class::<PyShardState>()?;
     m.add(
         "REJECT_REASONS",
         core::Reason::ALL.map(core::Reason::as_str).to_vec(),

@@ -6,13 +6,15 @@
 //! de-duplicated per vehicle and entry and corroborated across cameras
 //! (`plates`), button presses folded and devices supervised by heartbeat
 //! (`devices`), calls clustered into incidents (`calls`). Time is event time:
-//! windows close and devices go offline when the shard's watermark (the newest
-//! event time seen, minus `lateness_s`) passes them, never by wall clock.
+//! windows close and devices go offline when the shard's watermark passes them,
+//! never by wall clock. A watermark is the newest event time seen of that kind
+//! (plate reads, device events, calls: they come from different topics and
+//! progress apart) minus `lateness_s`.
 //!
 //! Shards: a plate hit goes to its watchlist entry's shard (so a second camera's
-//! read of the same entry meets the first), a device event to its device's, a
-//! call to its ~11 km tile's. State snapshots are compact bytes
-//! ([`ShardState::snapshot`]).
+//! read of the same entry meets the first), a device event to its device's,
+//! every call to one shard (calls are few, and clustering needs all of an
+//! area's). State snapshots are compact bytes ([`ShardState::snapshot`]).
 
 mod calls;
 pub mod codec;
@@ -22,7 +24,9 @@ mod plates;
 pub mod signal;
 
 pub use config::IncidentConfig;
-pub use signal::{decode_batch, CallEvent, DeviceEvent, Sighting, Signal, SignalBatch};
+pub use signal::{
+    decode_batch, CallEvent, DeviceEvent, Progress, Sighting, Signal, SignalBatch, HEADER_BYTES,
+};
 
 use crate::alert::{Alert, AlertKind};
 use crate::event::Location;
@@ -47,22 +51,6 @@ pub fn hash_parts(parts: &[&str]) -> u64 {
 /// The shard of a state key.
 pub fn shard_of(key: &str, shards: u16) -> u16 {
     (hash_parts(&[key]) % u64::from(shards.max(1))) as u16
-}
-
-/// Degrees of the call tiles (~11 km): calls of one incident (≤ 100 m apart)
-/// rarely straddle a tile border.
-const CALL_TILE_DEG: f64 = 0.1;
-
-/// The state key of a call at `location` (calls without one share a key).
-pub fn call_tile(location: Option<Location>) -> String {
-    match location {
-        Some(l) => format!(
-            "calls:{}:{}",
-            (l.lat / CALL_TILE_DEG).floor() as i64,
-            (l.lon / CALL_TILE_DEG).floor() as i64
-        ),
-        None => "calls:unlocated".into(),
-    }
 }
 
 /// Great-circle distance (haversine), metres.
@@ -174,6 +162,7 @@ pub(crate) fn finish(v: serde_json::Map<String, serde_json::Value>) -> Alert {
         priority: v.get("priority").and_then(|p| p.as_u64()).unwrap_or(4) as u8,
         event_time_ms,
         incident_key: s("incident_key"),
+        update: v.get("update").and_then(|u| u.as_u64()).unwrap_or(0) as u16,
         json: serde_json::to_vec(&v).expect("JSON values serialise"),
     }
 }
@@ -185,8 +174,8 @@ const SNAPSHOT_VERSION: u8 = 1;
 #[derive(Clone, Debug)]
 pub struct ShardState {
     config: Arc<IncidentConfig>,
-    /// Newest event time seen (i64::MIN before any).
-    max_ts_ms: i64,
+    /// Newest event time seen, per kind.
+    progress: Progress,
     plates: plates::Plates,
     devices: devices::Devices,
     calls: calls::Calls,
@@ -205,17 +194,22 @@ impl ShardState {
     pub fn new(config: Arc<IncidentConfig>) -> Self {
         ShardState {
             config,
-            max_ts_ms: i64::MIN,
+            progress: Progress::default(),
             plates: Default::default(),
             devices: Default::default(),
             calls: Default::default(),
         }
     }
 
-    /// The shard's watermark: events older than this are late.
-    pub fn watermark_ms(&self) -> i64 {
-        self.max_ts_ms
-            .saturating_sub(i64::from(self.config.lateness_s) * 1000)
+    /// The shard's watermarks (plate reads, device events, calls): events of a
+    /// kind older than its watermark are late.
+    pub fn watermarks(&self) -> Progress {
+        let back = |t: i64| t.saturating_sub(i64::from(self.config.lateness_s) * 1000);
+        Progress {
+            plates: back(self.progress.plates),
+            devices: back(self.progress.devices),
+            calls: back(self.progress.calls),
+        }
     }
 
     /// Apply one signal batch; pages and updates go to `out`.
@@ -226,36 +220,28 @@ impl ShardState {
         out: &mut Vec<Alert>,
     ) -> Result<(), DecodeError> {
         let config = Arc::clone(&self.config);
-        let mut newest = i64::MIN;
+        let mut seen = Progress::default();
         let (plates, devices, calls) = (&mut self.plates, &mut self.devices, &mut self.calls);
-        let max_ts = decode_batch(batch, |signal| match signal {
-            Signal::Sighting(s) => {
-                newest = newest.max(s.ts_ms);
-                plates.on_sighting(&s, &config, now_ms, out);
-            }
-            Signal::Device(d) => {
-                newest = newest.max(d.ts_ms);
-                devices.on_event(&d, &config, now_ms, out);
-            }
-            Signal::Call(c) => {
-                newest = newest.max(c.ts_ms);
-                calls.on_call(&c, &config, now_ms, out);
+        let told = decode_batch(batch, |signal| {
+            seen.see(&signal);
+            match signal {
+                Signal::Sighting(s) => plates.on_sighting(&s, &config, now_ms, out),
+                Signal::Device(d) => devices.on_event(&d, &config, now_ms, out),
+                Signal::Call(c) => calls.on_call(&c, &config, now_ms, out),
             }
         })?;
-        self.max_ts_ms = self.max_ts_ms.max(max_ts).max(newest);
+        self.progress.merge(told);
+        self.progress.merge(seen);
         self.advance(now_ms, out);
         Ok(())
     }
 
     /// Close what the watermark has passed (windows, silent devices).
     pub fn advance(&mut self, now_ms: i64, out: &mut Vec<Alert>) {
-        if self.max_ts_ms == i64::MIN {
-            return;
-        }
-        let wm = self.watermark_ms();
-        self.plates.advance(wm);
-        self.devices.advance(wm, &self.config, now_ms, out);
-        self.calls.advance(wm);
+        let wm = self.watermarks();
+        self.plates.advance(wm.plates);
+        self.devices.advance(wm.devices, &self.config, now_ms, out);
+        self.calls.advance(wm.calls);
     }
 
     pub fn size(&self) -> StateSize {
@@ -279,7 +265,9 @@ impl ShardState {
     pub fn snapshot(&self) -> Vec<u8> {
         let mut w = Writer::default();
         w.u8(SNAPSHOT_VERSION);
-        w.i64(self.max_ts_ms);
+        w.i64(self.progress.plates);
+        w.i64(self.progress.devices);
+        w.i64(self.progress.calls);
         self.plates.encode(&mut w);
         self.devices.encode(&mut w);
         self.calls.encode(&mut w);
@@ -296,7 +284,11 @@ impl ShardState {
                  start without recovery, or with the build that wrote it"
             )));
         }
-        let max_ts_ms = r.i64()?;
+        let progress = Progress {
+            plates: r.i64()?,
+            devices: r.i64()?,
+            calls: r.i64()?,
+        };
         let plates = plates::Plates::decode(&mut r)?;
         let devices = devices::Devices::decode(&mut r, &config)?;
         let calls = calls::Calls::decode(&mut r)?;
@@ -305,7 +297,7 @@ impl ShardState {
         }
         Ok(ShardState {
             config,
-            max_ts_ms,
+            progress,
             plates,
             devices,
             calls,

@@ -2,9 +2,11 @@
 //! batches of bytes per shard (one Bytewax item per shard and engine batch, not
 //! one Python object per event).
 //!
-//! Every batch for a shard starts with the sending batch's newest event time,
-//! so each shard sees the stream's progress (its watermark) even when none of
-//! the batch's events are its own.
+//! Every batch for a shard starts with the sending batch's newest event time
+//! per kind of signal (plate reads, device events, calls), so each shard sees
+//! each stream's progress (its watermarks) even when none of the batch's events
+//! are its own. Kinds progress apart: plate reads racing ahead of a lagging
+//! device topic must not make every device look silent.
 
 use super::codec::{DecodeError, Reader, Writer};
 use crate::alert::AlertKind;
@@ -13,7 +15,46 @@ use crate::watchlist::MatchKind;
 
 /// Bumped when the layout changes (signals never outlive one build, but a
 /// mixed-version cluster must not misread them).
-const SIGNALS_VERSION: u8 = 1;
+const SIGNALS_VERSION: u8 = 2;
+
+/// Newest event time per kind of signal (i64::MIN: none).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Progress {
+    pub plates: i64,
+    pub devices: i64,
+    pub calls: i64,
+}
+
+impl Default for Progress {
+    fn default() -> Self {
+        Progress {
+            plates: i64::MIN,
+            devices: i64::MIN,
+            calls: i64::MIN,
+        }
+    }
+}
+
+impl Progress {
+    /// Raise by `signal`'s time.
+    pub fn see(&mut self, signal: &Signal<'_>) {
+        match signal {
+            Signal::Sighting(s) => self.plates = self.plates.max(s.ts_ms),
+            Signal::Device(d) => self.devices = self.devices.max(d.ts_ms),
+            Signal::Call(c) => self.calls = self.calls.max(c.ts_ms),
+        }
+    }
+
+    /// Raise every kind to at least `other`.
+    pub fn merge(&mut self, other: Progress) {
+        self.plates = self.plates.max(other.plates);
+        self.devices = self.devices.max(other.devices);
+        self.calls = self.calls.max(other.calls);
+    }
+}
+
+/// Bytes of a batch header (version, progress): a batch this long has no signal.
+pub const HEADER_BYTES: usize = 25;
 
 /// A plate read that alerts: a watchlist hit or a read in a restricted zone.
 #[derive(Clone, Debug, PartialEq)]
@@ -131,11 +172,13 @@ pub struct SignalBatch {
 }
 
 impl SignalBatch {
-    /// An empty batch from an engine batch whose newest event is `max_ts_ms`.
-    pub fn new(max_ts_ms: i64) -> Self {
+    /// An empty batch.
+    pub fn new() -> Self {
         let mut w = Writer::default();
         w.u8(SIGNALS_VERSION);
-        w.i64(max_ts_ms);
+        for _ in 0..3 {
+            w.i64(i64::MIN);
+        }
         SignalBatch { w, count: 0 }
     }
 
@@ -147,9 +190,11 @@ impl SignalBatch {
         self.count == 0
     }
 
-    /// Raise the batch's newest event time.
-    pub fn set_max_ts(&mut self, max_ts_ms: i64) {
-        self.w.buf[1..9].copy_from_slice(&max_ts_ms.to_le_bytes());
+    /// Set the progress the batch tells (the whole engine batch's).
+    pub fn set_progress(&mut self, p: Progress) {
+        for (i, v) in [p.plates, p.devices, p.calls].into_iter().enumerate() {
+            self.w.buf[1 + 8 * i..9 + 8 * i].copy_from_slice(&v.to_le_bytes());
+        }
     }
 
     pub fn push(&mut self, s: &Signal<'_>) {
@@ -207,11 +252,17 @@ impl SignalBatch {
     }
 }
 
-/// Decode a batch: its newest event time and each signal, in order.
+impl Default for SignalBatch {
+    fn default() -> Self {
+        SignalBatch::new()
+    }
+}
+
+/// Decode a batch: each signal, in order; returns the progress it tells.
 pub fn decode_batch<'a>(
     data: &'a [u8],
     mut each: impl FnMut(Signal<'a>),
-) -> Result<i64, DecodeError> {
+) -> Result<Progress, DecodeError> {
     let mut r = Reader::new(data);
     let version = r.u8()?;
     if version != SIGNALS_VERSION {
@@ -219,7 +270,11 @@ pub fn decode_batch<'a>(
             "signal batch version {version}, this build reads {SIGNALS_VERSION}"
         )));
     }
-    let max_ts = r.i64()?;
+    let progress = Progress {
+        plates: r.i64()?,
+        devices: r.i64()?,
+        calls: r.i64()?,
+    };
     while !r.is_done() {
         let tag = r.u8()?;
         let signal = match tag {
@@ -266,7 +321,7 @@ pub fn decode_batch<'a>(
         };
         each(signal);
     }
-    Ok(max_ts)
+    Ok(progress)
 }
 
 #[cfg(test)]
@@ -319,15 +374,22 @@ mod tests {
                 place: b"",
             }),
         ];
-        let mut batch = SignalBatch::new(10);
+        let mut batch = SignalBatch::new();
+        assert_eq!(batch.w.buf.len(), HEADER_BYTES);
+        let mut progress = Progress::default();
         for s in &signals {
             batch.push(s);
+            progress.see(s);
         }
-        batch.set_max_ts(99);
+        batch.set_progress(progress);
         assert_eq!(batch.len(), 3);
         let bytes = batch.into_bytes();
         let mut got = Vec::new();
-        assert_eq!(decode_batch(&bytes, |s| got.push(s)).unwrap(), 99);
+        let told = decode_batch(&bytes, |s| got.push(s)).unwrap();
+        assert_eq!(
+            (told.plates, told.devices, told.calls),
+            (1_795_435_200_000, 5, 6)
+        );
         assert_eq!(got, signals);
         assert!(decode_batch(&bytes[..bytes.len() - 1], |_| {}).is_err());
         let mut wrong = bytes.clone();

@@ -37,21 +37,22 @@ impl Run {
     }
 
     fn feed(&mut self, signals: &[Signal<'_>]) -> Vec<Value> {
-        let max = signals
-            .iter()
-            .map(|s| match s {
-                Signal::Sighting(s) => s.ts_ms,
-                Signal::Device(d) => d.ts_ms,
-                Signal::Call(c) => c.ts_ms,
-            })
-            .max()
-            .unwrap_or(i64::MIN);
-        self.feed_at(signals, max)
+        self.feed_at(signals, i64::MIN)
     }
 
+    /// Feed signals, telling every kind's progress at least `max_ts`.
     fn feed_at(&mut self, signals: &[Signal<'_>], max_ts: i64) -> Vec<Value> {
-        let mut batch = SignalBatch::new(max_ts);
-        signals.iter().for_each(|s| batch.push(s));
+        let mut batch = SignalBatch::new();
+        let mut progress = Progress {
+            plates: max_ts,
+            devices: max_ts,
+            calls: max_ts,
+        };
+        for s in signals {
+            batch.push(s);
+            progress.see(s);
+        }
+        batch.set_progress(progress);
         let start = self.out.len();
         self.state
             .apply(&batch.into_bytes(), T0, &mut self.out)
