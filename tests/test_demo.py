@@ -34,7 +34,10 @@ def test_demo_runs_the_flow_and_balances(tmp_path: Path) -> None:
     assert summary.alerts_by_kind.get("plate_hit", 0) > 0
     assert summary.alerts_by_kind.get("button_press", 0) > 0
     lines = (tmp_path / "alerts.jsonl").read_bytes().splitlines()
-    assert len(lines) == summary.alerts_written == sum(summary.alerts_by_kind.values())
+    pages, updates = sum(summary.alerts_by_kind.values()), sum(summary.updates_by_kind.values())
+    assert len(lines) == summary.alerts_written == pages + updates
+    docs = [orjson.loads(line) for line in lines]
+    assert sum(1 for d in docs if d["update"] == 0) == pages
     assert all(orjson.loads(line)["priority"] in (1, 2, 3, 4) for line in lines)
     rejects = (tmp_path / "rejects.jsonl").read_bytes().splitlines()
     assert len(rejects) == summary.rejected

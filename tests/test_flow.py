@@ -14,9 +14,10 @@ import pytest
 from bytewax.testing import TestingSink, TestingSource
 
 from conftest import button, call, plate_read
-from sisec_stream import Alert, Engine, Reject
+from sisec_stream import ALERT_KINDS, Alert, Engine, Reject
 from sisec_stream.flow import build_alerts_flow, run_flow
 from sisec_stream.generator import Scenario, ScenarioConfig
+from sisec_stream.incidents import fold
 from sisec_stream.sources import SCENARIO_SOURCES, ScenarioSource
 
 REPO = Path(__file__).resolve().parents[1]
@@ -42,6 +43,11 @@ def flow_outputs(source: object, engine: Engine, workers: int) -> tuple[list[Ale
     return alerts, rejects
 
 
+def comparable(alerts: list[Alert]) -> Counter[tuple[str, int, str, int]]:
+    """What must agree between runs: every page and update (not when it was emitted)."""
+    return Counter((a.alert_id, a.update, a.kind, a.priority) for a in alerts)
+
+
 def mixed_events() -> list[bytes]:
     return [
         plate_read("r1", "ABC123"),
@@ -60,9 +66,11 @@ def test_testing_source_flow_matches_direct_processing(engine: Engine, workers: 
     events = mixed_events() * 50
     alerts, rejects = flow_outputs(TestingSource(events), engine, workers)
     direct = engine.process(events)
-    assert Counter(a.alert_id for a in alerts) == Counter(a.alert_id for a in direct.alerts)
+    assert comparable(alerts) == comparable(fold(engine, [events]))
     assert Counter(r.reason for r in rejects) == direct.rejects_by_reason()
-    assert len(alerts) == 4 * 50  # per copy: 2 hits on ABC123, 1 on XYZ12D, 1 press
+    # Per copy: 2 hits on ABC123, 1 on XYZ12D, 1 press; the 49 repeats are updates.
+    assert len(alerts) == len(direct.alerts) == 4 * 50
+    assert sum(1 for a in alerts if a.update == 0) == 4
     assert len(rejects) == 100
 
 
@@ -92,7 +100,16 @@ def test_scenario_flow_equals_direct_processing(
     assert direct.rejects, "the small scenario must produce rejects"
     source = ScenarioSource(scenario, speed=None, batch_size=256)
     alerts, rejects = flow_outputs(source, scenario_engine, workers)
-    assert Counter(a.alert_id for a in alerts) == Counter(a.alert_id for a in direct.alerts)
+    by_source = [[line for _, line, _ in scenario.events(src)] for src in SCENARIO_SOURCES]  # type: ignore[arg-type]
+    assert comparable(alerts) == comparable(fold(scenario_engine, by_source))
+    # Every plate and press alert candidate is one page or update.
+    candidates = Counter(a.kind for a in direct.alerts)
+    got = Counter(a.kind for a in alerts)
+    assert (got["plate_hit"], got["button_press"]) == (
+        candidates["plate_hit"],
+        candidates["button_press"],
+    )
+    assert any(a.update for a in alerts), "repeat sightings or presses fold into updates"
     assert len(rejects) == direct.rejected
     assert len(alerts) + len(rejects) > 0
 
@@ -139,4 +156,4 @@ def test_bytewax_run_entry_point(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     alerts = [orjson.loads(line) for line in (tmp_path / "alerts.jsonl").read_bytes().splitlines()]
     assert alerts, "five simulated minutes of Medellín must raise alerts"
-    assert {a["kind"] for a in alerts} <= {"plate_hit", "button_press"}
+    assert {a["kind"] for a in alerts} <= set(ALERT_KINDS)

@@ -14,6 +14,7 @@ from sisec_stream import Engine, Watchlist
 from sisec_stream.cli import main
 from sisec_stream.errors import ConfigError
 from sisec_stream.files import JsonLinesSource, iter_lines
+from sisec_stream.incidents import fold
 
 
 def test_iter_lines_skips_blank_lines_and_reports_offsets(tmp_path: Path) -> None:
@@ -80,13 +81,15 @@ def test_replay_writes_what_the_engine_gives(
         ]
     )
     assert code == 0
-    direct = Engine(watchlist=Watchlist.from_csv(tmp_path / "watchlist.csv")).process(
-        [*reads, *presses, *bad]
-    )
+    engine = Engine(watchlist=Watchlist.from_csv(tmp_path / "watchlist.csv"))
+    folded = fold(engine, [reads, presses, bad])
     alerts = [orjson.loads(x) for x in (out / "alerts.jsonl").read_bytes().splitlines()]
     rejects = [orjson.loads(x) for x in (out / "rejects.jsonl").read_bytes().splitlines()]
-    assert Counter(a["alert_id"] for a in alerts) == Counter(a.alert_id for a in direct.alerts)
+    assert Counter((a["alert_id"], a["update"]) for a in alerts) == Counter(
+        (a.alert_id, a.update) for a in folded
+    )
     assert len(alerts) == 2 * 43 + 20, "ABC123 is on two lists; every third button presses"
+    assert sum(1 for a in alerts if a["update"] == 0) == 2 + 1, "one page per list, one press"
     assert Counter(r["reason"] for r in rejects) == Counter(
         {"invalid_json": 1, "not_object": 1, "bad_value": 1}
     )

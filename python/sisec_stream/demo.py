@@ -63,6 +63,7 @@ class DemoSummary:
     rejects_by_reason: dict[str, int]
     alerts_by_kind: dict[str, int]
     alerts_by_priority: dict[int, int]
+    updates_by_kind: dict[str, int]
     alerts_written: int
     rejects_written: int
     metrics_url: str
@@ -86,12 +87,17 @@ class DemoSummary:
         lines.append(f"rejected          {self.rejected:>10,}")
         lines += [f"  {r:<16}{n:>10,}" for r, n in sorted(self.rejects_by_reason.items())]
         total_alerts = sum(self.alerts_by_kind.values())
-        lines.append(f"alerts            {total_alerts:>10,}")
+        lines.append(f"alerts paged      {total_alerts:>10,}")
         lines += [f"  {k:<16}{n:>10,}" for k, n in sorted(self.alerts_by_kind.items())]
         lines.append(
             "  by priority     "
             + "  ".join(f"P{p}: {n:,}" for p, n in sorted(self.alerts_by_priority.items()))
         )
+        updates = sum(self.updates_by_kind.values())
+        lines.append(
+            f"updates           {updates:>10,}  (repeat sightings, presses, calls: not paged)"
+        )
+        lines += [f"  {k:<16}{n:>10,}" for k, n in sorted(self.updates_by_kind.items())]
         lines.append(f"alerts file       {self.out_dir / 'alerts.jsonl'}")
         lines.append(f"rejects file      {self.out_dir / 'rejects.jsonl'}")
         lines.append(f"metrics           {self.metrics_url} (while the demo ran)")
@@ -120,6 +126,7 @@ def _summary(metrics: EngineMetrics, seconds: float, **files: Any) -> DemoSummar
     rejects_by_reason: dict[str, int] = {}
     alerts_by_kind: dict[str, int] = {}
     alerts_by_priority: dict[int, int] = {}
+    updates_by_kind: dict[str, int] = {}
     for metric in metrics.registry.collect():
         for s in metric.samples:
             if s.name == "sisec_rejects_total" and s.value:
@@ -128,6 +135,8 @@ def _summary(metrics: EngineMetrics, seconds: float, **files: Any) -> DemoSummar
                 kind, prio = s.labels["kind"], int(s.labels["priority"])
                 alerts_by_kind[kind] = alerts_by_kind.get(kind, 0) + int(s.value)
                 alerts_by_priority[prio] = alerts_by_priority.get(prio, 0) + int(s.value)
+            elif s.name == "sisec_alert_updates_total" and s.value:
+                updates_by_kind[s.labels["kind"]] = int(s.value)
     return DemoSummary(
         seconds=seconds,
         events_in=events_in,
@@ -136,6 +145,7 @@ def _summary(metrics: EngineMetrics, seconds: float, **files: Any) -> DemoSummar
         rejects_by_reason=rejects_by_reason,
         alerts_by_kind=alerts_by_kind,
         alerts_by_priority=alerts_by_priority,
+        updates_by_kind=updates_by_kind,
         **files,
     )
 

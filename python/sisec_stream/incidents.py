@@ -15,9 +15,9 @@ from typing import NamedTuple
 from bytewax.operators import StatefulBatchLogic
 
 from sisec_stream import _core
-from sisec_stream.engine import Alert, EngineConfig
+from sisec_stream.engine import Alert, Engine, EngineConfig
 
-__all__ = ["IncidentLogic", "IncidentState", "StateSize", "shard_key"]
+__all__ = ["IncidentLogic", "IncidentState", "StateSize", "fold", "shard_key"]
 
 
 def shard_key(index: int) -> str:
@@ -99,3 +99,19 @@ class IncidentLogic(StatefulBatchLogic[bytes, Alert, bytes]):
 
     def snapshot(self) -> bytes:
         return self.state.snapshot()
+
+
+def fold(engine: Engine, batches: Iterable[list[bytes]], now_ms: int | None = None) -> list[Alert]:
+    """The whole pipeline without Bytewax, one batch after another: what the flow
+    emits for the same events (up to ``emitted_at`` and the order across shards).
+    A reference for tests and a way to run small replays in a script."""
+    states: dict[int, IncidentState] = {}
+    out: list[Alert] = []
+    for batch in batches:
+        _, shards = engine.process_routed(batch, now_ms)
+        for i, blob in enumerate(shards):
+            state = states.get(i)
+            if state is None:
+                state = states[i] = IncidentState(engine.config)
+            out += state.apply([blob], now_ms)
+    return out

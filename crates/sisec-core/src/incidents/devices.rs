@@ -122,18 +122,28 @@ impl Devices {
         };
         let d = &mut self.devices[i as usize];
         d.kind = e.device_kind;
+        // A supervised device heard from after its deadline was offline in
+        // between, whether or not the watermark said so in time: the alerts
+        // depend on the events, not on how they were batched.
+        let deadline = Self::deadline(d, config);
+        if d.supervised && !d.offline && e.ts_ms > deadline {
+            d.offline = true;
+            out.push(status_alert(
+                d,
+                AlertKind::DeviceOffline,
+                deadline,
+                now_ms,
+                config.offline_priority,
+                config,
+            ));
+        }
         if !e.place.is_empty() {
             d.place = String::from_utf8_lossy(e.place).into();
         }
-        if e.ts_ms > d.last_seen_ms {
+        if d.offline && e.ts_ms > d.last_seen_ms {
+            d.offline = false;
             d.last_seen_ms = e.ts_ms;
             d.last_event_id = e.event_id.into();
-        }
-        if e.action == ButtonAction::Heartbeat {
-            d.supervised = true;
-        }
-        if d.offline {
-            d.offline = false;
             out.push(status_alert(
                 d,
                 AlertKind::DeviceRestored,
@@ -142,6 +152,13 @@ impl Devices {
                 4,
                 config,
             ));
+        }
+        if e.ts_ms > d.last_seen_ms {
+            d.last_seen_ms = e.ts_ms;
+            d.last_event_id = e.event_id.into();
+        }
+        if e.action == ButtonAction::Heartbeat {
+            d.supervised = true;
         }
         if d.supervised {
             self.deadlines.push(Reverse((Self::deadline(d, config), i)));

@@ -567,3 +567,38 @@ fn snapshots_restore_the_same_future() {
             .contains("version 2")
     );
 }
+
+#[test]
+fn offline_gaps_do_not_depend_on_batching() {
+    let hb = |ts| device("D1", ButtonAction::Heartbeat, ts, b"");
+    let events = [
+        hb(T0),
+        hb(T0 + 5 * MIN),
+        hb(T0 + 15 * MIN),
+        hb(T0 + 20 * MIN),
+    ];
+    let kinds = |out: Vec<Value>| -> Vec<(String, String)> {
+        out.iter()
+            .map(|a| {
+                (
+                    a["kind"].as_str().unwrap().to_owned(),
+                    a["alert_id"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    };
+    let mut one = Run::new();
+    let together = kinds(one.feed(&events));
+    let mut apart = Run::new();
+    let separately: Vec<_> = events
+        .iter()
+        .flat_map(|e| kinds(apart.feed(std::slice::from_ref(e))))
+        .collect();
+    assert_eq!(together, separately);
+    let k: Vec<_> = together.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(
+        k,
+        ["device_offline", "device_restored"],
+        "the 10-minute gap"
+    );
+}
