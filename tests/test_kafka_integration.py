@@ -29,6 +29,7 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -42,6 +43,7 @@ from shapely.geometry import shape
 
 from sisec_stream.cli import main as cli_main
 from sisec_stream.engine import REJECT_REASONS
+from sisec_stream.incidents import NON_EMERGENCY_CALL_TYPES as NON_EMERGENCY
 from sisec_stream.kafka import BrokerSettings
 from sisec_stream.kafka.testing import free_port_pair
 from test_kafka_flow import consume_all
@@ -57,11 +59,13 @@ class Expected:
     n_events: int
     hits: Counter[tuple[str, str]]  # exact: (event_id, entry_id)
     misread_listed: set[tuple[str, str]]  # misreads of listed vehicles: (event_id, entry_id)
-    presses: Counter[str]  # event_id
+    presses: Counter[tuple[str, str]]  # (event_id, press or tamper)
+    calls: Counter[str]  # event_id of every emergency call's classification
     rejects: Counter[tuple[bytes, str, str]]  # (raw, reason, field or "")
     restricted: Counter[tuple[str, str]]  # (event_id, zone_id)
     zones: dict[str, set[str]]  # event_id of every plate read -> its active zone ids
     dropped_exact: int  # exact hits a zone's list filter drops
+    silences: int  # gaps longer than heartbeat + grace between a device's accepted events
 
 
 def _normalise(plate: str) -> str:
@@ -153,7 +157,8 @@ def _expected(folder: Path, injected: list[tuple[bytes, str, str]]) -> Expected:
     allow = _allow_lists(folder)
     hits: Counter[tuple[str, str]] = Counter()
     misread_listed: set[tuple[str, str]] = set()
-    presses: Counter[str] = Counter()
+    presses: Counter[tuple[str, str]] = Counter()
+    calls: Counter[str] = Counter()
     rejects: Counter[tuple[bytes, str, str]] = Counter(injected)
     restricted: Counter[tuple[str, str]] = Counter()
     zones: dict[str, set[str]] = {}
@@ -188,9 +193,44 @@ def _expected(folder: Path, injected: list[tuple[bytes, str, str]]) -> Expected:
                 for p in here:
                     if "allow_list" in p and not read & allow[p["allow_list"]]:
                         restricted[(row["event_id"], p["zone_id"])] += 1
-            elif source == "button_presses" and row["action"] == "press":
-                presses[row["event_id"]] += 1
-    return Expected(n, hits, misread_listed, presses, rejects, restricted, zones, dropped_exact)
+            elif source == "button_presses" and row["action"] in ("press", "tamper"):
+                presses[(row["event_id"], row["action"])] += 1
+            elif (
+                source == "calls"
+                and row["status"] == "classified"
+                and row["incident_type"] not in NON_EMERGENCY
+            ):
+                calls[row["event_id"]] += 1
+    return Expected(
+        n,
+        hits,
+        misread_listed,
+        presses,
+        calls,
+        rejects,
+        restricted,
+        zones,
+        dropped_exact,
+        _silences(folder),
+    )
+
+
+def _silences(folder: Path, limit_ms: int = (300 + 120) * 1000) -> int:
+    """Gaps after a device's first heartbeat longer than the default interval plus
+    grace between its accepted events (a rejected heartbeat can open one)."""
+    seen: dict[str, list[tuple[int, str]]] = {}
+    for _, row in _truth_rows(folder, "button_presses"):
+        if not row["malformed_reason"]:
+            seen.setdefault(row["device_id"], []).append((int(row["ts_ms"]), row["action"]))
+    gaps = 0
+    for events in seen.values():
+        events.sort()
+        supervised_from = next((t for t, a in events if a == "heartbeat"), None)
+        if supervised_from is None:
+            continue
+        times = [t for t, _ in events if t >= supervised_from]
+        gaps += sum(1 for a, b in pairwise(times) if b - a > limit_ms)
+    return gaps
 
 
 @pytest.fixture(scope="module")
@@ -257,6 +297,8 @@ cameras = "{city / "cameras.csv"}"
 devices = "{city / "devices.csv"}"
 [engine]
 timezone = "America/Bogota"
+[engine.incidents]
+lateness_s = 3600
 [metrics]
 port = {port}
 """,
@@ -281,6 +323,11 @@ def _total(
     return sum(
         v for scrape in samples for (n, lab), v in scrape.items() if n == name and want <= set(lab)
     )
+
+
+def _alerts_out(samples: list[dict[tuple[str, tuple[tuple[str, str], ...]], float]]) -> float:
+    """Alert messages emitted: pages and updates."""
+    return _total(samples, "sisec_alerts_total") + _total(samples, "sisec_alert_updates_total")
 
 
 def _python_cli(*args: str) -> list[str]:
@@ -343,7 +390,7 @@ def test_generated_city_through_kafka_gives_exactly_the_truth(
                 continue  # not serving yet
             counted = _total(samples, "sisec_events_total")
             produced = _total(samples, "sisec_produced_messages_total")
-            emitted = _total(samples, "sisec_alerts_total") + _total(
+            emitted = _alerts_out(samples) + _total(
                 samples, "sisec_events_total", outcome="rejected"
             )
             if counted >= expected.n_events and produced >= emitted:
@@ -360,27 +407,46 @@ def test_generated_city_through_kafka_gives_exactly_the_truth(
         assert p.returncode == 0, out
 
     alerts = [orjson.loads(v) for v, _ in consume_all(broker.bootstrap, f"{tag}.alerts")]
+    # Every sighting is one page or update of its incident; corroborations are
+    # extra updates of the weak incident they promote.
     plate_hits = [a for a in alerts if a["kind"] == "plate_hit"]
+    own = [a for a in plate_hits if "corroborated_by" not in a["incident"]]
     exact = Counter(
         (a["events"][0], a["details"]["entry_id"])
-        for a in plate_hits
+        for a in own
         if a["details"]["match"]["kind"] == "exact"
     )
     assert exact == expected.hits
     every_hit = {(a["events"][0], a["details"]["entry_id"]) for a in plate_hits}
     assert expected.misread_listed <= every_hit, "a misread listed vehicle was missed"
-    presses = Counter(a["events"][0] for a in alerts if a["kind"] == "button_press")
+    presses = Counter(
+        (a["events"][0], a["details"]["action"])
+        for a in alerts
+        if a["kind"] in ("button_press", "device_tamper")
+    )
     assert presses == expected.presses
     restricted = Counter(
         (a["events"][0], a["details"]["zone_id"]) for a in alerts if a["kind"] == "restricted_zone"
     )
     assert restricted == expected.restricted
-    assert len(alerts) == len(plate_hits) + presses.total() + restricted.total()
-    for a in alerts:
-        if a["kind"] != "button_press":
+    calls = Counter(a["details"]["call_ids"][-1] for a in alerts if a["kind"] == "call_incident")
+    assert calls.total() == expected.calls.total(), "one message per emergency call"
+    # With lateness_s above the partitions' skew, a device is reported offline
+    # only for a silence its own events show (and back when heard from again);
+    # the generated dead devices never come back within the 15 minutes.
+    kinds = Counter(a["kind"] for a in alerts)
+    assert kinds["device_offline"] == kinds["device_restored"] == expected.silences
+    supervision = 2 * expected.silences
+    assert len(alerts) == (
+        len(plate_hits) + presses.total() + restricted.total() + calls.total() + supervision
+    ), kinds
+    for a in plate_hits + [a for a in alerts if a["kind"] == "restricted_zone"]:
+        if "corroborated_by" not in a["incident"]:
             assert {z["zone_id"] for z in a["zones"]} == expected.zones[a["events"][0]], a
-    assert expected.hits and expected.presses and expected.misread_listed
+    assert expected.hits and expected.presses and expected.misread_listed and expected.calls
     assert expected.restricted, "the prison gate camera reads unauthorised plates"
+    pages = [a for a in alerts if a["update"] == 0]
+    assert 0 < len(pages) < len(alerts), "repeat sightings, presses and calls are updates"
 
     assert len(expected.rejects) > len(REJECT_REASONS)
 
@@ -396,7 +462,8 @@ def test_generated_city_through_kafka_gives_exactly_the_truth(
     for reason in REJECT_REASONS:
         want = sum(n for (_, r, _), n in expected.rejects.items() if r == reason)
         assert _total(samples, "sisec_rejects_total", reason=reason) == want, reason
-    assert _total(samples, "sisec_alerts_total") == len(alerts)
+    assert _total(samples, "sisec_alerts_total") == len(pages)
+    assert _alerts_out(samples) == len(alerts)
     assert _total(samples, "sisec_produced_messages_total", topic=f"{tag}.alerts") == len(alerts)
     assert _total(samples, "sisec_produced_messages_total", topic=f"{tag}.rejects") == (
         expected.rejects.total()

@@ -14,6 +14,7 @@ __all__ = [
     "ALERT_KINDS",
     "ALERT_SCHEMA_VERSION",
     "EVENT_TYPES",
+    "NON_EMERGENCY_CALL_TYPES",
     "REJECT_REASONS",
     "Engine",
     "Registry",
@@ -29,6 +30,7 @@ REJECT_REASONS: list[str]
 EVENT_TYPES: list[str]
 ALERT_KINDS: list[str]
 ALERT_SCHEMA_VERSION: int
+NON_EMERGENCY_CALL_TYPES: list[str]
 
 # (entry_id, list, listed, read, kind, score, priority, [(position, read, listed)],
 #  edge, corroboration)

@@ -17,7 +17,17 @@ from bytewax.operators import StatefulBatchLogic
 from sisec_stream import _core
 from sisec_stream.engine import Alert, Engine, EngineConfig
 
-__all__ = ["IncidentLogic", "IncidentState", "StateSize", "fold", "shard_key"]
+__all__ = [
+    "NON_EMERGENCY_CALL_TYPES",
+    "IncidentLogic",
+    "IncidentState",
+    "StateSize",
+    "fold",
+    "shard_key",
+]
+
+#: Call types that are not emergencies: such calls never open an incident.
+NON_EMERGENCY_CALL_TYPES: tuple[str, ...] = tuple(_core.NON_EMERGENCY_CALL_TYPES)
 
 
 def shard_key(index: int) -> str:

@@ -849,5 +849,9 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
         core::AlertKind::ALL.map(core::AlertKind::as_str).to_vec(),
     )?;
     m.add("ALERT_SCHEMA_VERSION", core::alert::ALERT_SCHEMA_VERSION)?;
+    m.add(
+        "NON_EMERGENCY_CALL_TYPES",
+        core::incidents::NON_EMERGENCY_CALL_TYPES.to_vec(),
+    )?;
     Ok(())
 }

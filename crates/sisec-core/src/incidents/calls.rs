@@ -23,7 +23,7 @@ use serde_json::{json, Map, Value};
 const NONE: u32 = u32::MAX;
 
 /// Classified types that are not emergencies (they never open an incident).
-pub const NON_EMERGENCY: [&str; 3] = ["broma", "llamada_silenciosa", "informativa"];
+pub const NON_EMERGENCY_CALL_TYPES: [&str; 3] = ["broma", "llamada_silenciosa", "informativa"];
 
 #[derive(Clone, Debug, PartialEq)]
 struct Call {
@@ -141,7 +141,8 @@ impl Calls {
             }
         }
         let emergency = e.status == CallStatus::Classified
-            && e.incident_type.is_some_and(|t| !NON_EMERGENCY.contains(&t));
+            && e.incident_type
+                .is_some_and(|t| !NON_EMERGENCY_CALL_TYPES.contains(&t));
         if !emergency {
             if matches!(e.status, CallStatus::Abandoned | CallStatus::Received) {
                 self.count_unconfirmed(ci, e.ts_ms, config);

@@ -17,6 +17,7 @@
 //! area's). State snapshots are compact bytes ([`ShardState::snapshot`]).
 
 mod calls;
+pub use calls::NON_EMERGENCY_CALL_TYPES;
 pub mod codec;
 pub mod config;
 mod devices;
