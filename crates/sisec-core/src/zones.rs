@@ -13,9 +13,11 @@
 //! boundary comes near it, only the edges near the cell, so a lookup is one cell
 //! read plus a few edge tests near boundaries.
 
+mod geojson;
 mod geometry;
 mod index;
 
+use geojson::{Coords, Features, Geometry};
 use geometry::{check_ring, Polygon};
 use index::Index;
 use serde_json::Value;
@@ -102,16 +104,28 @@ impl Zone {
     }
 }
 
-fn parse_ring(v: &Value, what: &str, bbox: Option<BBox>) -> Result<Vec<(f64, f64)>, String> {
-    let arr = v
-        .as_array()
-        .ok_or_else(|| format!("{what} must be an array of [lon, lat] positions"))?;
-    let mut ring = Vec::with_capacity(arr.len());
-    for (k, pos) in arr.iter().enumerate() {
-        let xy = pos
-            .as_array()
-            .filter(|a| a.len() >= 2)
-            .and_then(|a| Some((a[0].as_f64()?, a[1].as_f64()?)));
+fn parse_ring(v: &Coords, what: &str, bbox: Option<BBox>) -> Result<Vec<(f64, f64)>, String> {
+    let list;
+    let positions: Vec<Option<(f64, f64)>>;
+    let arr: &mut dyn Iterator<Item = Option<(f64, f64)>> = match v {
+        // The usual case: every item a position.
+        Coords::Ring(r) => &mut r.iter().copied().map(Some),
+        _ => {
+            list = v
+                .as_list()
+                .ok_or_else(|| format!("{what} must be an array of [lon, lat] positions"))?;
+            positions = list
+                .iter()
+                .map(|pos| match *pos {
+                    Coords::Pos(x, y) => Some((x, y)),
+                    _ => None,
+                })
+                .collect();
+            &mut positions.iter().copied()
+        }
+    };
+    let mut ring = Vec::with_capacity(arr.size_hint().0);
+    for (k, xy) in arr.enumerate() {
         let (lon, lat) =
             xy.ok_or_else(|| format!("{what} position {k} must be [lon, lat] numbers"))?;
         if !(-180.0..=180.0).contains(&lon) || !(-90.0..=90.0).contains(&lat) {
@@ -161,28 +175,25 @@ impl Zones {
             zone_id,
             message,
         };
-        let doc: Value = serde_json::from_slice(data)
+        let doc: geojson::Doc = serde_json::from_slice(data)
             .map_err(|e| err(None, None, format!("not valid JSON: {e}")))?;
-        if doc.get("type").and_then(Value::as_str) != Some("FeatureCollection") {
+        if doc.members.get("type").and_then(Value::as_str) != Some("FeatureCollection") {
             return Err(err(
                 None,
                 None,
                 "must be a GeoJSON FeatureCollection".into(),
             ));
         }
-        let features = doc
-            .get("features")
-            .and_then(Value::as_array)
-            .ok_or_else(|| {
-                err(
-                    None,
-                    None,
-                    "a FeatureCollection needs a features array".into(),
-                )
-            })?;
+        let Some(Features::List(features)) = &doc.features else {
+            return Err(err(
+                None,
+                None,
+                "a FeatureCollection needs a features array".into(),
+            ));
+        };
         let mut zones = Zones::default();
         let mut seen = std::collections::HashMap::new();
-        for (i, f) in features.iter().enumerate() {
+        for (i, (f, geometry)) in features.iter().enumerate() {
             let props = f.get("properties").cloned().unwrap_or(Value::Null);
             let zone_id = props
                 .get("zone_id")
@@ -230,19 +241,23 @@ impl Zones {
                 lists,
                 allow_list: s("allow_list")?,
             };
-            let geom = f
-                .get("geometry")
-                .ok_or_else(|| fail("has no geometry".into()))?;
-            let coords = geom
-                .get("coordinates")
-                .ok_or_else(|| fail("geometry has no coordinates".into()))?;
-            let polys: Vec<&Value> = match geom.get("type").and_then(Value::as_str) {
-                Some("Polygon") => vec![coords],
-                Some("MultiPolygon") => coords
-                    .as_array()
-                    .ok_or_else(|| fail("MultiPolygon coordinates must be an array".into()))?
-                    .iter()
-                    .collect(),
+            let (kind, coords) = match geometry {
+                Geometry::Missing => return Err(fail("has no geometry".into())),
+                Geometry::Object {
+                    kind,
+                    coordinates: Some(coords),
+                } => (kind, coords),
+                _ => return Err(fail("geometry has no coordinates".into())),
+            };
+            let multi;
+            let polys: &[Coords] = match kind.as_ref().and_then(Value::as_str) {
+                Some("Polygon") => std::slice::from_ref(coords),
+                Some("MultiPolygon") => {
+                    multi = coords
+                        .as_list()
+                        .ok_or_else(|| fail("MultiPolygon coordinates must be an array".into()))?;
+                    &multi
+                }
                 other => {
                     return Err(fail(format!(
                         "geometry type {other:?} is not a zone; use Polygon or MultiPolygon"
@@ -250,9 +265,9 @@ impl Zones {
                 }
             };
             let zi = zones.zones.len() as u32;
-            for (pi, p) in polys.into_iter().enumerate() {
+            for (pi, p) in polys.iter().enumerate() {
                 let rings_v = p
-                    .as_array()
+                    .as_list()
                     .filter(|r| !r.is_empty())
                     .ok_or_else(|| fail(format!("polygon {pi} needs an outer ring")))?;
                 let mut rings = Vec::with_capacity(rings_v.len());
@@ -444,6 +459,75 @@ mod tests {
         assert!(dup.message.contains("already used by feature 0"), "{dup}");
         let e = Zones::from_geojson(b"{}", "z", None).unwrap_err();
         assert!(e.message.contains("FeatureCollection"));
+    }
+
+    /// Odd shapes of JSON are refused with the same messages as when the whole
+    /// document was read into a `serde_json::Value`.
+    #[test]
+    fn odd_documents_and_geometries() {
+        let msg = |doc: &str| {
+            Zones::from_geojson(doc.as_bytes(), "z", None)
+                .unwrap_err()
+                .message
+        };
+        let one = |geom: &str| {
+            msg(&format!(
+                r#"{{"type":"FeatureCollection","features":[{{"type":"Feature","properties":{{"zone_id":"A"}},"geometry":{geom}}}]}}"#
+            ))
+        };
+        assert!(msg("[1, 2]").contains("must be a GeoJSON FeatureCollection"));
+        assert!(msg("null").contains("must be a GeoJSON FeatureCollection"));
+        assert!(msg(r#"{"features":[]}"#).contains("must be a GeoJSON FeatureCollection"));
+        assert!(
+            msg(r#"{"type":"FeatureCollection","features":{}}"#).contains("needs a features array")
+        );
+        assert!(msg(r#"{"type":"FeatureCollection"}"#).contains("needs a features array"));
+        assert!(msg(r#"{"type":"FeatureCollection","features":[1]}"#).contains("has no zone_id"));
+        assert!(
+            msg(r#"{"type":"FeatureCollection","features":[{"properties":{"zone_id":"A"}}]}"#)
+                .contains("has no geometry")
+        );
+        assert!(msg(r#"{"type": "FeatureCollection", "features": [1,"#)
+            .starts_with("not valid JSON: EOF"));
+        assert!(one("null").contains("geometry has no coordinates"));
+        assert!(one(r#"{"type":"Polygon"}"#).contains("geometry has no coordinates"));
+        assert!(one(r#"{"type":"Polygon","coordinates":null}"#)
+            .contains("polygon 0 needs an outer ring"));
+        assert!(
+            one(r#"{"type":"Polygon","coordinates":[]}"#).contains("polygon 0 needs an outer ring")
+        );
+        assert!(one(r#"{"type":"Polygon","coordinates":[0, 0]}"#)
+            .contains("polygon 0 outer ring must be an array of [lon, lat] positions"));
+        assert!(one(r#"{"type":"Polygon","coordinates":[[0, 0]]}"#)
+            .contains("polygon 0 outer ring position 0 must be [lon, lat] numbers"));
+        assert!(
+            one(r#"{"type":"Polygon","coordinates":[[[0,0],[1,"a"],[1,1],[0,0]]]}"#)
+                .contains("position 1 must be [lon, lat] numbers")
+        );
+        assert!(
+            one(r#"{"type":"Polygon","coordinates":[[[0,0],[1],[1,1],[0,0]]]}"#)
+                .contains("position 1 must be [lon, lat] numbers")
+        );
+        assert!(
+            one(r#"{"type":"Polygon","coordinates":[[[0,0],[1,0],[1,1],[0,0]],{}]}"#)
+                .contains("polygon 0 hole 1 must be an array")
+        );
+        assert!(one(r#"{"type":"MultiPolygon","coordinates":3}"#)
+            .contains("MultiPolygon coordinates must be an array"));
+        assert!(
+            one(r#"{"type":"MultiPolygon","coordinates":[[[[0,0],[1,0],[1,1],[0,0]]], 5]}"#)
+                .contains("polygon 1 needs an outer ring")
+        );
+        assert!(one(r#"{"type":"LineString","coordinates":[[0,0],[1,1]]}"#)
+            .contains("Polygon or MultiPolygon"));
+        // Extra numbers in a position (altitude) and members are ignored.
+        let z = Zones::from_geojson(
+            br#"{"type":"FeatureCollection","bbox":[0,0,1,1],"features":[{"type":"Feature","id":7,"properties":{"zone_id":"A"},"geometry":{"type":"Polygon","bbox":[0,0,1,1],"coordinates":[[[0,0,5],[1,0,5,"x"],[1,1],[0,1],[0,0]]]}}]}"#,
+            "z",
+            None,
+        )
+        .unwrap();
+        assert_eq!(ids(&z, 0.5, 0.5), ["A"]);
     }
 
     #[test]

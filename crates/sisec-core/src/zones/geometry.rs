@@ -95,6 +95,10 @@ pub(super) fn check_ring(ring: &[(f64, f64)], what: &str) -> Result<(), String> 
         ));
     }
     let n = ring.len() - 1;
+    if !any_crossing(ring) {
+        return Ok(());
+    }
+    // Name the first crossing pair, as the full scan finds it.
     for i in 0..n {
         for j in i + 1..n {
             // Consecutive edges share a vertex; so do the first and last.
@@ -110,4 +114,82 @@ pub(super) fn check_ring(ring: &[(f64, f64)], what: &str) -> Result<(), String> 
         }
     }
     Ok(())
+}
+
+/// Does any pair of non-consecutive edges of the closed `ring` meet? A sweep
+/// over the edges sorted by their left end: only edges whose x ranges
+/// overlap are compared (O(n log n) for rings that do not wind back on
+/// themselves much, instead of every pair).
+fn any_crossing(ring: &[(f64, f64)]) -> bool {
+    let n = ring.len() - 1;
+    let edge = |i: usize| {
+        let (a, b) = (ring[i], ring[i + 1]);
+        (a.0.min(b.0), a.0.max(b.0), a.1.min(b.1), a.1.max(b.1))
+    };
+    let mut order: Vec<(f64, u32)> = (0..n).map(|i| (edge(i).0, i as u32)).collect();
+    order.sort_unstable_by(|p, q| p.0.total_cmp(&q.0));
+    for (k, &(_, i)) in order.iter().enumerate() {
+        let i = i as usize;
+        let (_, xmax, ylo, yhi) = edge(i);
+        for &(xmin_j, j) in &order[k + 1..] {
+            if xmin_j > xmax {
+                break;
+            }
+            let j = j as usize;
+            let (lo, hi) = (i.min(j), i.max(j));
+            // Consecutive edges share a vertex; so do the first and last.
+            if hi == lo + 1 || (lo == 0 && hi == n - 1) {
+                continue;
+            }
+            let (_, _, ylo_j, yhi_j) = edge(j);
+            if ylo_j > yhi || yhi_j < ylo {
+                continue;
+            }
+            if segments_meet(ring[lo], ring[lo + 1], ring[hi], ring[hi + 1]) {
+                return true;
+            }
+        }
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The sweep finds a crossing exactly when comparing every pair does.
+    #[test]
+    fn sweep_agrees_with_every_pair() {
+        let every_pair = |ring: &[(f64, f64)]| {
+            let n = ring.len() - 1;
+            (0..n).any(|i| {
+                (i + 1..n).any(|j| {
+                    !(j == i + 1 || (i == 0 && j == n - 1))
+                        && segments_meet(ring[i], ring[i + 1], ring[j], ring[j + 1])
+                })
+            })
+        };
+        let mut x: u64 = 3;
+        let mut rnd = move |k: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x % k) as f64
+        };
+        let (mut crossing, mut simple) = (0, 0);
+        for t in 0..3000 {
+            let n = 3 + t % 9;
+            // Small integer coordinates: many touching and collinear cases.
+            let mut ring: Vec<_> = (0..n).map(|_| (rnd(5), rnd(5))).collect();
+            ring.push(ring[0]);
+            let want = every_pair(&ring);
+            assert_eq!(any_crossing(&ring), want, "{ring:?}");
+            if want {
+                crossing += 1;
+            } else {
+                simple += 1;
+            }
+        }
+        assert!(crossing > 100 && simple > 100, "{crossing} {simple}");
+    }
 }
