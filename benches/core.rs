@@ -4,14 +4,16 @@
 //! at 1M entries beside a plain `FxHashMap` probe and a hash-map look-alike
 //! expansion (issue 3).
 //! Run: `make bench-rust` (cargo bench -p sisec-core --bench core); only the
-//! watchlist groups: `cargo bench -p sisec-core --bench core -- watchlist_`.
+//! watchlist groups: `cargo bench -p sisec-core --bench core -- watchlist_`;
+//! only the zones (issue 4; the workload of `benches/test_bench_zones.py`,
+//! without Python): `cargo bench -p sisec-core --bench core -- zones_`.
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use rustc_hash::{FxHashMap, FxHashSet};
 use sisec_core::watchlist::{MatchMode, DEFAULT_GROUPS};
 use sisec_core::{
     event::parse_event, Engine, EngineConfig, EntrySpec, Hit, Plate, ReadQuery, Watchlist,
-    WatchlistConfig,
+    WatchlistConfig, Zones,
 };
 use std::hint::black_box;
 
@@ -439,5 +441,125 @@ fn bench_watchlist(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench, bench_watchlist);
+/// The zones of `benches/test_bench_zones.py` (same shapes and sizes, another
+/// random stream): a `grid`×`grid` quadrant grid with shared edges over a 0.2°
+/// box, `circles` circles of 24-48 vertices and `concave` 60-vertex star-like
+/// polygons, as a GeoJSON FeatureCollection.
+fn zones_geojson(circles: usize, grid: usize, concave: usize, rng: &mut Rng) -> Vec<u8> {
+    const BOX: (f64, f64, f64, f64) = (-75.70, 6.15, -75.50, 6.35);
+    let (x0, y0, x1, y1) = BOX;
+    let mut uniform =
+        |a: f64, b: f64| a + (b - a) * (rng.next() >> 11) as f64 / (1u64 << 53) as f64;
+    let mut feats = Vec::new();
+    let ring = |pts: &[(f64, f64)]| {
+        let mut s: Vec<String> = pts.iter().map(|(x, y)| format!("[{x:?},{y:?}]")).collect();
+        s.push(s[0].clone());
+        s.join(",")
+    };
+    let feature = |id: String, ring: String| {
+        format!(
+            r#"{{"type":"Feature","properties":{{"zone_id":"{id}"}},"geometry":{{"type":"Polygon","coordinates":[[{ring}]]}}}}"#
+        )
+    };
+    let (dx, dy) = ((x1 - x0) / grid as f64, (y1 - y0) / grid as f64);
+    for i in 0..grid {
+        for j in 0..grid {
+            let (a, b) = (x0 + i as f64 * dx, y0 + j as f64 * dy);
+            let r = ring(&[(a, b), (a + dx, b), (a + dx, b + dy), (a, b + dy)]);
+            feats.push(feature(format!("Q{i}-{j}"), r));
+        }
+    }
+    let tau = std::f64::consts::TAU;
+    for k in 0..circles {
+        let (cx, cy, r) = (uniform(x0, x1), uniform(y0, y1), uniform(0.0005, 0.004));
+        let n = 24 + (uniform(0.0, 25.0) as usize);
+        let pts: Vec<_> = (0..n)
+            .map(|t| {
+                let a = tau * t as f64 / n as f64;
+                (cx + r * a.cos(), cy + r * a.sin())
+            })
+            .collect();
+        feats.push(feature(format!("C{k}"), ring(&pts)));
+    }
+    for k in 0..concave {
+        let (cx, cy, r) = (uniform(x0, x1), uniform(y0, y1), uniform(0.005, 0.03));
+        let pts: Vec<_> = (0..60)
+            .map(|t| {
+                let (a, f) = (tau * t as f64 / 60.0, 0.6 + 0.4 * (t % 2) as f64);
+                (cx + r * f * a.cos(), cy + r * f * a.sin())
+            })
+            .collect();
+        feats.push(feature(format!("M{k}"), ring(&pts)));
+    }
+    format!(
+        r#"{{"type":"FeatureCollection","features":[{}]}}"#,
+        feats.join(",")
+    )
+    .into_bytes()
+}
+
+fn bench_zones(c: &mut Criterion) {
+    let mut rng = Rng(0x5eed_2045);
+    let zones =
+        Zones::from_geojson(&zones_geojson(2400, 50, 100, &mut rng), "bench", None).unwrap();
+    let points: Vec<(f64, f64)> = (0..200_000)
+        .map(|_| {
+            let f = |r: &mut Rng| (r.next() >> 11) as f64 / (1u64 << 53) as f64;
+            (6.15 + 0.2 * f(&mut rng), -75.70 + 0.2 * f(&mut rng))
+        })
+        .collect();
+    let mut found = Vec::new();
+    let total: usize = points
+        .iter()
+        .map(|&(lat, lon)| {
+            found.clear();
+            zones.locate_into(lat, lon, &mut found);
+            found.len()
+        })
+        .sum();
+    eprintln!(
+        "zones: {} zones, {:.2} zones per point",
+        zones.len(),
+        total as f64 / points.len() as f64
+    );
+    let mut g = c.benchmark_group("zones_5k_points_200k");
+    g.throughput(Throughput::Elements(points.len() as u64));
+    g.sample_size(20);
+    g.bench_function("locate_into", |b| {
+        b.iter(|| {
+            let mut n = 0;
+            for &(lat, lon) in black_box(&points) {
+                found.clear();
+                zones.locate_into(lat, lon, &mut found);
+                n += found.len();
+            }
+            n
+        })
+    });
+    let (lats, lons): (Vec<f64>, Vec<f64>) = points.iter().copied().unzip();
+    let (mut ps, mut zs) = (Vec::new(), Vec::new());
+    g.bench_function("locate_many", |b| {
+        b.iter(|| {
+            ps.clear();
+            zs.clear();
+            zones.locate_many(black_box(&lats), black_box(&lons), &mut ps, &mut zs);
+            zs.len()
+        })
+    });
+    g.finish();
+
+    let data = zones_geojson(7400, 50, 100, &mut rng);
+    let mut g = c.benchmark_group("zones_build_10k");
+    g.throughput(Throughput::Elements(10_000));
+    g.sample_size(10);
+    g.bench_function("serde_json_value_only", |b| {
+        b.iter(|| serde_json::from_slice::<serde_json::Value>(black_box(&data)).unwrap())
+    });
+    g.bench_function("from_geojson", |b| {
+        b.iter(|| Zones::from_geojson(black_box(&data), "bench", None).unwrap())
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench, bench_watchlist, bench_zones);
 criterion_main!(benches);

@@ -3,6 +3,7 @@
 Checked against the built module by `python -m mypy.stubtest sisec_stream._core`.
 """
 
+from array import array
 from typing import final
 
 # (alert_id, kind, priority, event_time_ms, incident_key, update, json)
@@ -106,7 +107,7 @@ class Zones:
         data: bytes, source: str, bbox: tuple[float, float, float, float] | None = None
     ) -> Zones: ...
     def locate(self, lat: float, lon: float) -> list[int]: ...
-    def locate_batch(self, lats: object, lons: object) -> tuple[bytes, bytes]: ...
+    def locate_batch(self, lats: object, lons: object) -> tuple[array[int], array[int]]: ...
     def zone(
         self, i: int
     ) -> tuple[

@@ -124,11 +124,7 @@ class Zones:
     def locate_indices(self, lats: FloatArray, lons: FloatArray) -> tuple[array[int], array[int]]:
         """The raw batch result: parallel ``array('I')`` of point and zone indices
         (``numpy.frombuffer(a, numpy.uint32)`` views them without a copy)."""
-        points, zones = self._inner.locate_batch(_as_buffer(lats), _as_buffer(lons))
-        out_p, out_z = array("I"), array("I")
-        out_p.frombytes(points)
-        out_z.frombytes(zones)
-        return out_p, out_z
+        return self._inner.locate_batch(_as_buffer(lats), _as_buffer(lons))
 
     def zone(self, index: int) -> Zone:
         """A zone by index (as in :meth:`locate_indices`)."""

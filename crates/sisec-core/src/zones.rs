@@ -8,11 +8,18 @@
 //! shapely calls `covers`): a car on the line between two quadrants belongs to
 //! both, never to neither.
 //!
-//! The index is a uniform grid over the zones' extent. Each cell keeps the zones
-//! that cover it entirely (no test needed) and the polygons whose boundary may
-//! cross it (tested exactly), so a lookup is one cell read plus a few
-//! point-in-polygon tests near boundaries.
+//! The index (`index`) is a uniform grid over the zones' extent. Each cell keeps
+//! the zones that cover it entirely (no test needed) and, per polygon whose
+//! boundary comes near it, only the edges near the cell, so a lookup is one cell
+//! read plus a few edge tests near boundaries.
 
+mod geojson;
+mod geometry;
+mod index;
+
+use geojson::{Coords, Features, Geometry};
+use geometry::{check_ring, Polygon};
+use index::Index;
 use serde_json::Value;
 use std::fmt;
 
@@ -31,14 +38,6 @@ pub struct Zone {
     pub allow_list: Option<String>,
     /// The time zone of `active` (IANA name); `None`: the engine's.
     pub timezone: Option<chrono_tz::Tz>,
-}
-
-/// A polygon: an outer ring and holes, each a closed ring of (lon, lat).
-#[derive(Clone, Debug, PartialEq)]
-struct Polygon {
-    zone: u32,
-    rings: Vec<Vec<(f64, f64)>>,
-    bbox: (f64, f64, f64, f64),
 }
 
 /// Why zones could not be loaded.
@@ -69,28 +68,12 @@ impl std::error::Error for ZonesError {}
 /// inside with lat and lon swapped is reported as swapped.
 pub type BBox = (f64, f64, f64, f64);
 
-/// Grid cells per polygon (see `build_index`).
-const CELLS_PER_POLYGON: usize = 4;
-
-#[derive(Clone, Debug, Default)]
-struct Cell {
-    /// Zones covering the whole cell.
-    inside: Vec<u32>,
-    /// Polygons whose boundary may cross the cell.
-    edge: Vec<u32>,
-}
-
 /// A set of zones with its point index.
 #[derive(Clone, Debug, Default)]
 pub struct Zones {
     zones: Vec<Zone>,
     polygons: Vec<Polygon>,
-    cells: Vec<Cell>,
-    origin: (f64, f64),
-    /// The grid's far corner (origin + dims × cell size).
-    extent: (f64, f64),
-    cell_size: (f64, f64),
-    dims: (usize, usize),
+    index: Index,
 }
 
 /// Parse `HH:MM-HH:MM[,HH:MM-HH:MM...]`.
@@ -123,116 +106,28 @@ impl Zone {
     }
 }
 
-fn orient(a: (f64, f64), b: (f64, f64), c: (f64, f64)) -> f64 {
-    (b.0 - a.0) * (c.1 - a.1) - (b.1 - a.1) * (c.0 - a.0)
-}
-
-fn on_segment(p: (f64, f64), a: (f64, f64), b: (f64, f64)) -> bool {
-    orient(a, b, p) == 0.0
-        && p.0 >= a.0.min(b.0)
-        && p.0 <= a.0.max(b.0)
-        && p.1 >= a.1.min(b.1)
-        && p.1 <= a.1.max(b.1)
-}
-
-/// Do segments ab and cd cross or touch (excluding shared endpoints of
-/// consecutive edges, which the caller skips)?
-fn segments_meet(a: (f64, f64), b: (f64, f64), c: (f64, f64), d: (f64, f64)) -> bool {
-    let (d1, d2) = (orient(c, d, a), orient(c, d, b));
-    let (d3, d4) = (orient(a, b, c), orient(a, b, d));
-    if ((d1 > 0.0 && d2 < 0.0) || (d1 < 0.0 && d2 > 0.0))
-        && ((d3 > 0.0 && d4 < 0.0) || (d3 < 0.0 && d4 > 0.0))
-    {
-        return true;
-    }
-    on_segment(a, c, d) || on_segment(b, c, d) || on_segment(c, a, b) || on_segment(d, a, b)
-}
-
-/// Point in ring (closed), with the boundary reported apart.
-enum Where {
-    Inside,
-    Outside,
-    Boundary,
-}
-
-fn in_ring(p: (f64, f64), ring: &[(f64, f64)]) -> Where {
-    let mut inside = false;
-    for w in ring.windows(2) {
-        let (a, b) = (w[0], w[1]);
-        if on_segment(p, a, b) {
-            return Where::Boundary;
-        }
-        if (a.1 > p.1) != (b.1 > p.1) {
-            let x = a.0 + (p.1 - a.1) * (b.0 - a.0) / (b.1 - a.1);
-            if p.0 < x {
-                inside = !inside;
-            }
-        }
-    }
-    if inside {
-        Where::Inside
-    } else {
-        Where::Outside
-    }
-}
-
-impl Polygon {
-    /// Closed polygon containment: boundary (of the outer ring or a hole) counts.
-    fn covers(&self, p: (f64, f64)) -> bool {
-        let (x0, y0, x1, y1) = self.bbox;
-        if p.0 < x0 || p.0 > x1 || p.1 < y0 || p.1 > y1 {
-            return false;
-        }
-        match in_ring(p, &self.rings[0]) {
-            Where::Outside => false,
-            Where::Boundary => true,
-            Where::Inside => self.rings[1..]
+fn parse_ring(v: &Coords, what: &str, bbox: Option<BBox>) -> Result<Vec<(f64, f64)>, String> {
+    let list;
+    let positions: Vec<Option<(f64, f64)>>;
+    let arr: &mut dyn Iterator<Item = Option<(f64, f64)>> = match v {
+        // The usual case: every item a position.
+        Coords::Ring(r) => &mut r.iter().copied().map(Some),
+        _ => {
+            list = v
+                .as_list()
+                .ok_or_else(|| format!("{what} must be an array of [lon, lat] positions"))?;
+            positions = list
                 .iter()
-                .all(|h| !matches!(in_ring(p, h), Where::Inside)),
+                .map(|pos| match *pos {
+                    Coords::Pos(x, y) => Some((x, y)),
+                    _ => None,
+                })
+                .collect();
+            &mut positions.iter().copied()
         }
-    }
-}
-
-fn check_ring(ring: &[(f64, f64)], what: &str) -> Result<(), String> {
-    if ring.len() < 4 {
-        return Err(format!(
-            "{what} has {} positions; a ring needs at least 4 (3 corners and the first repeated)",
-            ring.len()
-        ));
-    }
-    if ring[0] != ring[ring.len() - 1] {
-        return Err(format!(
-            "{what} is not closed: repeat the first position at the end"
-        ));
-    }
-    let n = ring.len() - 1;
-    for i in 0..n {
-        for j in i + 1..n {
-            // Consecutive edges share a vertex; so do the first and last.
-            if j == i + 1 || (i == 0 && j == n - 1) {
-                continue;
-            }
-            if segments_meet(ring[i], ring[i + 1], ring[j], ring[j + 1]) {
-                return Err(format!(
-                    "{what} intersects itself (edges {i} and {j}); fix the geometry \
-                     (e.g. with shapely's make_valid)"
-                ));
-            }
-        }
-    }
-    Ok(())
-}
-
-fn parse_ring(v: &Value, what: &str, bbox: Option<BBox>) -> Result<Vec<(f64, f64)>, String> {
-    let arr = v
-        .as_array()
-        .ok_or_else(|| format!("{what} must be an array of [lon, lat] positions"))?;
-    let mut ring = Vec::with_capacity(arr.len());
-    for (k, pos) in arr.iter().enumerate() {
-        let xy = pos
-            .as_array()
-            .filter(|a| a.len() >= 2)
-            .and_then(|a| Some((a[0].as_f64()?, a[1].as_f64()?)));
+    };
+    let mut ring = Vec::with_capacity(arr.size_hint().0);
+    for (k, xy) in arr.enumerate() {
         let (lon, lat) =
             xy.ok_or_else(|| format!("{what} position {k} must be [lon, lat] numbers"))?;
         if !(-180.0..=180.0).contains(&lon) || !(-90.0..=90.0).contains(&lat) {
@@ -282,28 +177,25 @@ impl Zones {
             zone_id,
             message,
         };
-        let doc: Value = serde_json::from_slice(data)
+        let doc: geojson::Doc = serde_json::from_slice(data)
             .map_err(|e| err(None, None, format!("not valid JSON: {e}")))?;
-        if doc.get("type").and_then(Value::as_str) != Some("FeatureCollection") {
+        if doc.members.get("type").and_then(Value::as_str) != Some("FeatureCollection") {
             return Err(err(
                 None,
                 None,
                 "must be a GeoJSON FeatureCollection".into(),
             ));
         }
-        let features = doc
-            .get("features")
-            .and_then(Value::as_array)
-            .ok_or_else(|| {
-                err(
-                    None,
-                    None,
-                    "a FeatureCollection needs a features array".into(),
-                )
-            })?;
+        let Some(Features::List(features)) = &doc.features else {
+            return Err(err(
+                None,
+                None,
+                "a FeatureCollection needs a features array".into(),
+            ));
+        };
         let mut zones = Zones::default();
         let mut seen = std::collections::HashMap::new();
-        for (i, f) in features.iter().enumerate() {
+        for (i, (f, geometry)) in features.iter().enumerate() {
             let props = f.get("properties").cloned().unwrap_or(Value::Null);
             let zone_id = props
                 .get("zone_id")
@@ -360,19 +252,23 @@ impl Zones {
                     })?),
                 },
             };
-            let geom = f
-                .get("geometry")
-                .ok_or_else(|| fail("has no geometry".into()))?;
-            let coords = geom
-                .get("coordinates")
-                .ok_or_else(|| fail("geometry has no coordinates".into()))?;
-            let polys: Vec<&Value> = match geom.get("type").and_then(Value::as_str) {
-                Some("Polygon") => vec![coords],
-                Some("MultiPolygon") => coords
-                    .as_array()
-                    .ok_or_else(|| fail("MultiPolygon coordinates must be an array".into()))?
-                    .iter()
-                    .collect(),
+            let (kind, coords) = match geometry {
+                Geometry::Missing => return Err(fail("has no geometry".into())),
+                Geometry::Object {
+                    kind,
+                    coordinates: Some(coords),
+                } => (kind, coords),
+                _ => return Err(fail("geometry has no coordinates".into())),
+            };
+            let multi;
+            let polys: &[Coords] = match kind.as_ref().and_then(Value::as_str) {
+                Some("Polygon") => std::slice::from_ref(coords),
+                Some("MultiPolygon") => {
+                    multi = coords
+                        .as_list()
+                        .ok_or_else(|| fail("MultiPolygon coordinates must be an array".into()))?;
+                    &multi
+                }
                 other => {
                     return Err(fail(format!(
                         "geometry type {other:?} is not a zone; use Polygon or MultiPolygon"
@@ -380,9 +276,9 @@ impl Zones {
                 }
             };
             let zi = zones.zones.len() as u32;
-            for (pi, p) in polys.into_iter().enumerate() {
+            for (pi, p) in polys.iter().enumerate() {
                 let rings_v = p
-                    .as_array()
+                    .as_list()
                     .filter(|r| !r.is_empty())
                     .ok_or_else(|| fail(format!("polygon {pi} needs an outer ring")))?;
                 let mut rings = Vec::with_capacity(rings_v.len());
@@ -412,110 +308,28 @@ impl Zones {
             }
             zones.zones.push(zone);
         }
-        zones.build_index();
+        zones.index = Index::build(&zones.polygons);
         Ok(zones)
-    }
-
-    fn build_index(&mut self) {
-        if self.polygons.is_empty() {
-            return;
-        }
-        let (x0, y0, x1, y1) = self.polygons.iter().fold(
-            (
-                f64::INFINITY,
-                f64::INFINITY,
-                f64::NEG_INFINITY,
-                f64::NEG_INFINITY,
-            ),
-            |(a, b, c, d), p| {
-                (
-                    a.min(p.bbox.0),
-                    b.min(p.bbox.1),
-                    c.max(p.bbox.2),
-                    d.max(p.bbox.3),
-                )
-            },
-        );
-        // About 4 cells per polygon, at most 2048 a side (16 measured no faster
-        // on the benchmark and 1.6x slower to build).
-        let side = ((self.polygons.len() * CELLS_PER_POLYGON) as f64)
-            .sqrt()
-            .ceil()
-            .clamp(1.0, 2048.0) as usize;
-        let (w, h) = ((x1 - x0).max(1e-9), (y1 - y0).max(1e-9));
-        self.origin = (x0, y0);
-        self.cell_size = (w / side as f64, h / side as f64);
-        self.dims = (side, side);
-        self.extent = (
-            x0 + self.cell_size.0 * side as f64,
-            y0 + self.cell_size.1 * side as f64,
-        );
-        self.cells = vec![Cell::default(); side * side];
-        for (pi, poly) in self.polygons.iter().enumerate() {
-            let (cx0, cy0) = self.cell_of(poly.bbox.0, poly.bbox.1);
-            let (cx1, cy1) = self.cell_of(poly.bbox.2, poly.bbox.3);
-            let mut edge_cells = vec![false; (cx1 - cx0 + 1) * (cy1 - cy0 + 1)];
-            let local = |cx: usize, cy: usize| (cy - cy0) * (cx1 - cx0 + 1) + (cx - cx0);
-            // Every cell an edge's bounding box touches may be crossed by the
-            // boundary (conservative: such cells are tested exactly).
-            for ring in &poly.rings {
-                for e in ring.windows(2) {
-                    let (ax, ay) = self.cell_of(e[0].0.min(e[1].0), e[0].1.min(e[1].1));
-                    let (bx, by) = self.cell_of(e[0].0.max(e[1].0), e[0].1.max(e[1].1));
-                    for cy in ay..=by {
-                        for cx in ax..=bx {
-                            edge_cells[local(cx, cy)] = true;
-                        }
-                    }
-                }
-            }
-            for cy in cy0..=cy1 {
-                for cx in cx0..=cx1 {
-                    let cell = &mut self.cells[cy * side + cx];
-                    if edge_cells[local(cx, cy)] {
-                        cell.edge.push(pi as u32);
-                    } else {
-                        // No boundary in the cell: it is all inside or all outside.
-                        let centre = (
-                            x0 + (cx as f64 + 0.5) * self.cell_size.0,
-                            y0 + (cy as f64 + 0.5) * self.cell_size.1,
-                        );
-                        if poly.covers(centre) && !cell.inside.contains(&poly.zone) {
-                            cell.inside.push(poly.zone);
-                        }
-                    }
-                }
-            }
-        }
-    }
-
-    #[inline]
-    fn cell_of(&self, lon: f64, lat: f64) -> (usize, usize) {
-        let cx = ((lon - self.origin.0) / self.cell_size.0).floor();
-        let cy = ((lat - self.origin.1) / self.cell_size.1).floor();
-        let clamp = |v: f64, n: usize| (v.max(0.0) as usize).min(n - 1);
-        (clamp(cx, self.dims.0), clamp(cy, self.dims.1))
     }
 
     /// Every zone covering (lat, lon), by index, appended to `out` (no repeats).
     pub fn locate_into(&self, lat: f64, lon: f64, out: &mut Vec<u32>) {
-        if self.cells.is_empty() || !lat.is_finite() || !lon.is_finite() {
-            return;
-        }
-        let ((x0, y0), (x1, y1)) = (self.origin, self.extent);
-        if lon < x0 || lon > x1 || lat < y0 || lat > y1 {
-            return;
-        }
-        let start = out.len();
-        let (cx, cy) = self.cell_of(lon, lat);
-        let cell = &self.cells[cy * self.dims.0 + cx];
-        out.extend_from_slice(&cell.inside);
-        for &pi in &cell.edge {
-            let p = &self.polygons[pi as usize];
-            if !out[start..].contains(&p.zone) && p.covers((lon, lat)) {
-                out.push(p.zone);
-            }
-        }
+        self.index.locate_into(&self.polygons, lat, lon, out);
+    }
+
+    /// `locate_into` for many points (`lats[i]`, `lons[i]`), faster than one at
+    /// a time (memory is fetched ahead): for each point `i`, in order, and each
+    /// zone `z` covering it, `i` is appended to `points` and `z` to `zones`.
+    /// Extra elements of the longer slice are ignored.
+    pub fn locate_many(
+        &self,
+        lats: &[f64],
+        lons: &[f64],
+        points: &mut Vec<u32>,
+        zones: &mut Vec<u32>,
+    ) {
+        self.index
+            .locate_batch(&self.polygons, lats, lons, points, zones);
     }
 
     /// Every zone covering (lat, lon), by index.
@@ -656,6 +470,75 @@ mod tests {
         assert!(dup.message.contains("already used by feature 0"), "{dup}");
         let e = Zones::from_geojson(b"{}", "z", None).unwrap_err();
         assert!(e.message.contains("FeatureCollection"));
+    }
+
+    /// Odd shapes of JSON are refused with the same messages as when the whole
+    /// document was read into a `serde_json::Value`.
+    #[test]
+    fn odd_documents_and_geometries() {
+        let msg = |doc: &str| {
+            Zones::from_geojson(doc.as_bytes(), "z", None)
+                .unwrap_err()
+                .message
+        };
+        let one = |geom: &str| {
+            msg(&format!(
+                r#"{{"type":"FeatureCollection","features":[{{"type":"Feature","properties":{{"zone_id":"A"}},"geometry":{geom}}}]}}"#
+            ))
+        };
+        assert!(msg("[1, 2]").contains("must be a GeoJSON FeatureCollection"));
+        assert!(msg("null").contains("must be a GeoJSON FeatureCollection"));
+        assert!(msg(r#"{"features":[]}"#).contains("must be a GeoJSON FeatureCollection"));
+        assert!(
+            msg(r#"{"type":"FeatureCollection","features":{}}"#).contains("needs a features array")
+        );
+        assert!(msg(r#"{"type":"FeatureCollection"}"#).contains("needs a features array"));
+        assert!(msg(r#"{"type":"FeatureCollection","features":[1]}"#).contains("has no zone_id"));
+        assert!(
+            msg(r#"{"type":"FeatureCollection","features":[{"properties":{"zone_id":"A"}}]}"#)
+                .contains("has no geometry")
+        );
+        assert!(msg(r#"{"type": "FeatureCollection", "features": [1,"#)
+            .starts_with("not valid JSON: EOF"));
+        assert!(one("null").contains("geometry has no coordinates"));
+        assert!(one(r#"{"type":"Polygon"}"#).contains("geometry has no coordinates"));
+        assert!(one(r#"{"type":"Polygon","coordinates":null}"#)
+            .contains("polygon 0 needs an outer ring"));
+        assert!(
+            one(r#"{"type":"Polygon","coordinates":[]}"#).contains("polygon 0 needs an outer ring")
+        );
+        assert!(one(r#"{"type":"Polygon","coordinates":[0, 0]}"#)
+            .contains("polygon 0 outer ring must be an array of [lon, lat] positions"));
+        assert!(one(r#"{"type":"Polygon","coordinates":[[0, 0]]}"#)
+            .contains("polygon 0 outer ring position 0 must be [lon, lat] numbers"));
+        assert!(
+            one(r#"{"type":"Polygon","coordinates":[[[0,0],[1,"a"],[1,1],[0,0]]]}"#)
+                .contains("position 1 must be [lon, lat] numbers")
+        );
+        assert!(
+            one(r#"{"type":"Polygon","coordinates":[[[0,0],[1],[1,1],[0,0]]]}"#)
+                .contains("position 1 must be [lon, lat] numbers")
+        );
+        assert!(
+            one(r#"{"type":"Polygon","coordinates":[[[0,0],[1,0],[1,1],[0,0]],{}]}"#)
+                .contains("polygon 0 hole 1 must be an array")
+        );
+        assert!(one(r#"{"type":"MultiPolygon","coordinates":3}"#)
+            .contains("MultiPolygon coordinates must be an array"));
+        assert!(
+            one(r#"{"type":"MultiPolygon","coordinates":[[[[0,0],[1,0],[1,1],[0,0]]], 5]}"#)
+                .contains("polygon 1 needs an outer ring")
+        );
+        assert!(one(r#"{"type":"LineString","coordinates":[[0,0],[1,1]]}"#)
+            .contains("Polygon or MultiPolygon"));
+        // Extra numbers in a position (altitude) and members are ignored.
+        let z = Zones::from_geojson(
+            br#"{"type":"FeatureCollection","bbox":[0,0,1,1],"features":[{"type":"Feature","id":7,"properties":{"zone_id":"A"},"geometry":{"type":"Polygon","bbox":[0,0,1,1],"coordinates":[[[0,0,5],[1,0,5,"x"],[1,1],[0,1],[0,0]]]}}]}"#,
+            "z",
+            None,
+        )
+        .unwrap();
+        assert_eq!(ids(&z, 0.5, 0.5), ["A"]);
     }
 
     #[test]

@@ -360,14 +360,76 @@ struct PyZones {
     inner: Arc<core::Zones>,
 }
 
-fn f64_buffer(obj: &Bound<'_, PyAny>, name: &str) -> PyResult<Vec<f64>> {
-    let buf = PyBuffer::<f64>::get(obj).map_err(|_| {
+fn f64_buffer(obj: &Bound<'_, PyAny>, name: &str) -> PyResult<PyBuffer<f64>> {
+    PyBuffer::<f64>::get(obj).map_err(|_| {
         PyTypeError::new_err(format!(
             "{name} must support the buffer protocol with float64 items \
              (array.array('d'), a numpy float64 array)"
         ))
-    })?;
-    buf.to_vec(obj.py())
+    })
+}
+
+/// A float64 buffer's items: read in place when the buffer is C-contiguous
+/// (a numpy array, `array('d')`), copied otherwise.
+struct F64Items<'b> {
+    buffer: &'b PyBuffer<f64>,
+    copy: Option<Vec<f64>>,
+}
+
+impl<'b> F64Items<'b> {
+    fn new(py: Python<'_>, buffer: &'b PyBuffer<f64>) -> PyResult<Self> {
+        let copy = match buffer.as_slice_ptr() {
+            Some(_) => None,
+            None => Some(buffer.to_vec(py)?),
+        };
+        Ok(F64Items { buffer, copy })
+    }
+
+    fn as_slice(&self) -> &[f64] {
+        match (&self.copy, self.buffer.as_slice_ptr()) {
+            (Some(v), _) => v,
+            // SAFETY: the buffer is C-contiguous with `item_count` f64 items
+            // (`PyBuffer::<f64>::get` checked the format), and it stays
+            // exported, so the memory alive, as long as `self.buffer` lives,
+            // which outlives the returned slice. The call reading it releases
+            // the GIL: like numpy's own functions, it assumes no other thread
+            // writes to the array meanwhile (the buffer's contents would then
+            // be unspecified, not the memory's validity).
+            (None, Some(p)) => unsafe { p.as_ref() },
+            (None, None) => unreachable!("contiguous when checked"),
+        }
+    }
+}
+
+/// `array.array('I', items)` with one copy (through a memoryview of `items`).
+fn u32_array<'py>(
+    py: Python<'py>,
+    array: &Bound<'py, PyAny>,
+    items: &[u32],
+) -> PyResult<Bound<'py, PyAny>> {
+    let out = array.call1(("I",))?;
+    if out.getattr("itemsize")?.extract::<usize>()? != 4 {
+        // `array('I')` is 4 bytes on every platform CPython supports; if not,
+        // go through Python ints.
+        out.call_method1("extend", (items.to_vec(),))?;
+        return Ok(out);
+    }
+    // SAFETY: a read-only view of `items`' bytes, released below before
+    // `items` can go away; `frombytes` copies them and keeps no reference.
+    let view = unsafe {
+        Bound::from_owned_ptr_or_err(
+            py,
+            pyo3::ffi::PyMemoryView_FromMemory(
+                items.as_ptr() as *mut std::ffi::c_char,
+                std::mem::size_of_val(items) as pyo3::ffi::Py_ssize_t,
+                pyo3::ffi::PyBUF_READ,
+            ),
+        )?
+    };
+    let copied = out.call_method1("frombytes", (&view,));
+    view.call_method0("release")?;
+    copied?;
+    Ok(out)
 }
 
 #[pymethods]
@@ -403,37 +465,39 @@ impl PyZones {
     }
 
     /// (point index, zone index) pairs for float64 buffers of latitudes and
-    /// longitudes, as two native-endian uint32 byte strings (for `array('I')`):
-    /// a Python int per pair would cost more than the lookup. The GIL is
-    /// released while locating.
+    /// longitudes, as two parallel `array('I')`: a Python int per pair would
+    /// cost more than the lookup. Contiguous buffers are read in place; the
+    /// GIL is released while locating.
     fn locate_batch<'py>(
         &self,
         py: Python<'py>,
         lats: &Bound<'py, PyAny>,
         lons: &Bound<'py, PyAny>,
-    ) -> PyResult<(Bound<'py, PyBytes>, Bound<'py, PyBytes>)> {
-        let (lats, lons) = (f64_buffer(lats, "lats")?, f64_buffer(lons, "lons")?);
-        if lats.len() != lons.len() {
+    ) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
+        let (lat_buf, lon_buf) = (f64_buffer(lats, "lats")?, f64_buffer(lons, "lons")?);
+        if lat_buf.item_count() != lon_buf.item_count() {
             return Err(PyValueError::new_err(format!(
                 "{} latitudes but {} longitudes",
-                lats.len(),
-                lons.len()
+                lat_buf.item_count(),
+                lon_buf.item_count()
             )));
         }
+        let (lats, lons) = (F64Items::new(py, &lat_buf)?, F64Items::new(py, &lon_buf)?);
+        let (lats, lons) = (lats.as_slice(), lons.as_slice());
         let (points, zones) = py.detach(|| {
-            let (mut points, mut zones) = (Vec::new(), Vec::new());
-            let mut found = Vec::new();
-            for (i, (&lat, &lon)) in lats.iter().zip(&lons).enumerate() {
-                found.clear();
-                self.inner.locate_into(lat, lon, &mut found);
-                for &z in &found {
-                    points.extend_from_slice(&(i as u32).to_ne_bytes());
-                    zones.extend_from_slice(&z.to_ne_bytes());
-                }
-            }
+            // About 4 zones per point in the benchmark; growing is cheap anyway.
+            let (mut points, mut zones) = (
+                Vec::with_capacity(lats.len() * 2),
+                Vec::with_capacity(lats.len() * 2),
+            );
+            self.inner.locate_many(lats, lons, &mut points, &mut zones);
             (points, zones)
         });
-        Ok((PyBytes::new(py, &points), PyBytes::new(py, &zones)))
+        let array = py.import("array")?.getattr("array")?;
+        Ok((
+            u32_array(py, &array, &points)?,
+            u32_array(py, &array, &zones)?,
+        ))
     }
 
     /// (zone_id, name, kind, priority_boost, active windows, lists, allow_list).
