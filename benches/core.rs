@@ -6,16 +6,24 @@
 //! Run: `make bench-rust` (cargo bench -p sisec-core --bench core); only the
 //! watchlist groups: `cargo bench -p sisec-core --bench core -- watchlist_`;
 //! only the zones (issue 4; the workload of `benches/test_bench_zones.py`,
-//! without Python): `cargo bench -p sisec-core --bench core -- zones_`.
+//! without Python): `cargo bench -p sisec-core --bench core -- zones_`; only
+//! the incident state (issue 5; the workload of `benches/test_bench_incidents.py`,
+//! without Python): `cargo bench -p sisec-core --bench core -- incidents`.
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use rustc_hash::{FxHashMap, FxHashSet};
-use sisec_core::watchlist::{MatchMode, DEFAULT_GROUPS};
+use sisec_core::watchlist::{MatchKind, MatchMode, DEFAULT_GROUPS};
 use sisec_core::{
     event::parse_event, Engine, EngineConfig, EntrySpec, Hit, Plate, ReadQuery, Watchlist,
     WatchlistConfig, Zones,
 };
+use sisec_core::event::Location;
+use sisec_core::incidents::{
+    decode_batch, shard_of, IncidentConfig, Progress, ShardState, Sighting, Signal, SignalBatch,
+};
+use sisec_core::AlertKind;
 use std::hint::black_box;
+use std::sync::Arc;
 
 /// A deterministic plate generator (xorshift), no rand dependency.
 struct Rng(u64);
@@ -561,5 +569,209 @@ fn bench_zones(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench, bench_watchlist, bench_zones);
+/// An alert document like the engine's for an exact plate hit (~750 bytes).
+fn hit_doc(entry: &str, plate: &str, camera: &str, event_id: &str, ts: &str) -> String {
+    format!(
+        r#"{{"schema_version":1,"alert_id":"hit-{event_id}","kind":"plate_hit","priority":2,"event_time":"{ts}","emitted_at":"{ts}","events":["{event_id}"],"location":{{"lat":6.2010000000000005,"lon":-75.59949999999999}},"zones":[],"incident_key":"plate_hit:{entry}:{plate}:exact","update":0,"reasons":["plate {plate} is on list stolen_vehicle (entry {entry})","read as \"{plate}\" by camera {camera}: exact match, score 0.99","entry {entry} is set to P2"],"details":{{"camera_id":"{camera}","confidence":0.93,"entry_id":"{entry}","heading_deg":90.0,"list":"stolen_vehicle","listed_plate":"{plate}","match":{{"kind":"exact","score":0.99}},"normalized_plate":"{plate}","read_plate":"{plate}"}}}}"#
+    )
+}
+
+/// One read of a listed plate: (time, plate index, camera, sighting number).
+type TrackedRead = (i64, usize, usize, usize);
+
+/// Signal batches of one engine batch of reads: one per shard (by entry id, as
+/// the engine routes plate hits), each telling the whole batch's progress.
+fn shard_batches(reads: &[TrackedRead], shards: u16, full_doc: bool) -> Vec<Vec<u8>> {
+    let mut out: Vec<SignalBatch> = (0..shards).map(|_| SignalBatch::new()).collect();
+    let mut progress = Progress::default();
+    for &(ts_ms, i, camera, k) in reads {
+        let entry = format!("E{i:07}");
+        let plate = format!("P{i:07}");
+        let camera_id = format!("MDE-LPR-{camera:04}");
+        let event_id = format!("pr-{i:07}-{k}");
+        let alert = if full_doc {
+            hit_doc(&entry, &plate, &camera_id, &event_id, "2026-11-23T12:00:00.000Z")
+        } else {
+            r#"{"kind":"plate_hit","reasons":[]}"#.to_owned()
+        };
+        let signal = Signal::Sighting(Sighting {
+            ts_ms,
+            alert_kind: AlertKind::PlateHit,
+            subject: &entry,
+            list: "stolen_vehicle",
+            vehicle: &plate,
+            match_kind: MatchKind::Exact,
+            score: 0.99,
+            base_priority: 2,
+            priority: 2,
+            camera_id: &camera_id,
+            location: Some(Location {
+                lat: 6.2 + camera as f64 * 0.001,
+                lon: -75.6 + camera as f64 * 0.0005,
+            }),
+            heading_deg: Some((camera % 360) as f64),
+            event_id: &event_id,
+            alert: alert.as_bytes(),
+        });
+        progress.see(&signal);
+        out[usize::from(shard_of(&entry, shards))].push(&signal);
+    }
+    out.into_iter()
+        .map(|mut b| {
+            b.set_progress(progress);
+            b.into_bytes()
+        })
+        .collect()
+}
+
+/// Fresh shard states, every engine batch's shard batches applied in turn:
+/// the states and the number of pages and updates.
+fn apply_all(
+    config: &Arc<IncidentConfig>,
+    batches: &[Vec<Vec<u8>>],
+    now_ms: i64,
+) -> (Vec<ShardState>, usize) {
+    let mut states: Vec<ShardState> = (0..config.shards)
+        .map(|_| ShardState::new(Arc::clone(config)))
+        .collect();
+    let mut out = Vec::new();
+    let mut alerts = 0;
+    for shards in batches {
+        for (state, bytes) in states.iter_mut().zip(shards) {
+            out.clear();
+            state.apply(bytes, now_ms, &mut out).expect("valid batch");
+            alerts += out.len();
+        }
+    }
+    (states, alerts)
+}
+
+/// Issue 5: the incident state's cost per signal and bytes per tracked plate.
+/// The workload of `benches/test_bench_incidents.py`: 100,000 listed plates,
+/// plate i read exactly 1 + i % 3 times (200,000 sightings) by 200 cameras, 30 s
+/// to 7 min apart over an hour, in time order; engine batches of 10,000 reads,
+/// 64 shards. Each iteration applies every batch to 64 fresh `ShardState`s
+/// (pages and updates with their alert documents; dropping the states is not
+/// timed). Floors: decoding the same batches only, and decoding plus an
+/// alert-document rewrite like the state's (serde_json parse, four fields and
+/// the `incident` object set, serialise) without any state.
+fn bench_incidents(c: &mut Criterion) {
+    const PLATES: usize = 100_000;
+    const CAMERAS: usize = 200;
+    const BATCH: usize = 10_000;
+    const T0: i64 = 1_795_435_200_000;
+    let config = Arc::new(IncidentConfig::default());
+    let mut rng = Rng(0x2026_1124_0000_0005);
+    let mut reads: Vec<TrackedRead> = Vec::new();
+    for i in 0..PLATES {
+        let mut t = T0 + rng.below(3_600_000) as i64;
+        for k in 0..1 + i % 3 {
+            reads.push((t, i, rng.below(CAMERAS), k));
+            t += 30_000 + rng.below(390_000) as i64;
+        }
+    }
+    reads.sort_by_key(|r| r.0);
+    let batches: Vec<Vec<Vec<u8>>> = reads
+        .chunks(BATCH)
+        .map(|chunk| shard_batches(chunk, config.shards, true))
+        .collect();
+    let (_, alerts) = apply_all(&config, &batches, T0);
+    assert_eq!(alerts, reads.len(), "every sighting pages or updates");
+
+    let mut g = c.benchmark_group("incidents");
+    g.throughput(Throughput::Elements(reads.len() as u64));
+    g.sample_size(10);
+    g.bench_function("apply_sightings", |b| {
+        b.iter_batched(
+            || (),
+            |()| apply_all(&config, black_box(&batches), T0),
+            BatchSize::PerIteration,
+        )
+    });
+    g.bench_function("floor_decode_only", |b| {
+        b.iter(|| {
+            let mut n = 0usize;
+            for bytes in batches.iter().flatten() {
+                decode_batch(black_box(bytes), |s| {
+                    if let Signal::Sighting(s) = s {
+                        n += s.alert.len();
+                    }
+                })
+                .expect("valid batch");
+            }
+            n
+        })
+    });
+    g.bench_function("floor_decode_serde_json_rewrite", |b| {
+        b.iter(|| {
+            let mut n = 0usize;
+            for bytes in batches.iter().flatten() {
+                decode_batch(black_box(bytes), |s| {
+                    let Signal::Sighting(s) = s else { return };
+                    let mut v: serde_json::Map<String, serde_json::Value> =
+                        serde_json::from_slice(s.alert).expect("JSON object");
+                    v.insert("alert_id".into(), "inc-0123456789abcdef".into());
+                    v.insert("update".into(), 0.into());
+                    v.insert("priority".into(), s.priority.into());
+                    v.insert("emitted_at".into(), "2026-11-23T12:00:00.000Z".into());
+                    v.insert(
+                        "incident".into(),
+                        serde_json::json!({
+                            "opened_at": "2026-11-23T12:00:00.000Z",
+                            "last_seen": "2026-11-23T12:00:00.000Z",
+                            "sightings": 1,
+                            "score": 0.99,
+                            "corroborated": false,
+                            "track": [{"camera_id": s.camera_id, "time": "2026-11-23T12:00:00.000Z",
+                                       "lat": 6.2, "lon": -75.6, "heading_deg": 90.0}],
+                        }),
+                    );
+                    n += serde_json::to_vec(&v).expect("serialises").len();
+                })
+                .expect("valid batch");
+            }
+            n
+        })
+    });
+    g.finish();
+    drop(batches);
+
+    // Bytes per tracked plate: every plate read `sightings` times within 240 s
+    // (less than the window minus the lateness), so none closes; small alert
+    // documents (the state keeps none); batches built and applied one at a time.
+    for (plates, sightings) in [(100_000usize, 1usize), (100_000, 4), (1_000_000, 1)] {
+        let mut states: Vec<ShardState> = (0..config.shards)
+            .map(|_| ShardState::new(Arc::clone(&config)))
+            .collect();
+        let tracked: Vec<TrackedRead> = (0..sightings)
+            .flat_map(|k| {
+                (0..plates).map(move |i| {
+                    let ts = T0 + k as i64 * 60_000 + (i % 60_000) as i64;
+                    (ts, i, i % CAMERAS, k)
+                })
+            })
+            .collect();
+        let mut out = Vec::new();
+        for chunk in tracked.chunks(BATCH) {
+            let shards = shard_batches(chunk, config.shards, false);
+            for (state, bytes) in states.iter_mut().zip(&shards) {
+                out.clear();
+                state.apply(bytes, T0, &mut out).expect("valid batch");
+            }
+        }
+        let (open, bytes) = states
+            .iter()
+            .map(ShardState::size)
+            .fold((0, 0), |(p, b), s| (p + s.plates, b + s.bytes));
+        assert_eq!(open, plates, "every plate tracked");
+        eprintln!(
+            "incidents memory: {plates} plates x {sightings} sighting(s), {} shards: \
+             ShardState::size() {bytes} bytes, {:.1} B per tracked plate (target 64)",
+            config.shards,
+            bytes as f64 / plates as f64
+        );
+    }
+}
+
+criterion_group!(benches, bench, bench_watchlist, bench_zones, bench_incidents);
 criterion_main!(benches);

@@ -290,11 +290,23 @@ def _add_eval(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
     p = sub.add_parser(
         "eval",
-        help="measure matching quality on generated reads with ground truth",
+        help="measure matching and clustering quality against generated ground truth",
         description="watchlist: recall per misread kind and false hits on unlisted "
-        "reads per priority, at several list sizes (docs/watchlist.md).",
+        "reads per priority, at several list sizes (docs/watchlist.md). calls: pairwise "
+        "precision and recall of emergency-call clustering on a generated scenario "
+        "(--hours, --seed, --city; docs/incidents_calls.md).",
     )
     add_eval_arguments(p)
+    what = next(a for a in p._actions if a.dest == "what")
+    what.choices = [*(what.choices or ()), "calls"]
+    city = next(a for a in p._actions if a.dest == "city")
+    city.help = "the city preset (watchlist: its plate mix; calls: its scenario; default: medellin)"
+    p.add_argument(
+        "--hours",
+        type=_positive_float,
+        default=1.0,
+        help="calls: simulated hours of the scenario (default: 1)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -337,6 +349,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "produce":
         return _run_produce(args)
     if args.command == "eval":
+        if args.what == "calls":
+            from sisec_stream.evaluation_calls import run_eval_calls
+
+            return run_eval_calls(args)
         from sisec_stream.evaluation import run_eval
 
         return run_eval(args)

@@ -45,6 +45,10 @@ struct Open {
     last: Point,
     /// Suppression window, seconds (the list's).
     window_s: u32,
+    /// How long after the last sighting it is kept, seconds: the window, or
+    /// for a weak hit not yet corroborated the corroboration window if longer
+    /// (a second camera may still confirm it after it stopped suppressing).
+    keep_s: u32,
     /// Index into `tracks`, or `NO_TRACK`.
     track: u32,
     updates: u16,
@@ -66,6 +70,10 @@ const NO_TRACK: u32 = u32::MAX;
 impl Open {
     fn expires_ms(&self) -> i64 {
         self.last.ts_ms + i64::from(self.window_s) * 1000
+    }
+
+    fn kept_until_ms(&self) -> i64 {
+        self.last.ts_ms + i64::from(self.keep_s.max(self.window_s)) * 1000
     }
 
     fn weak(&self) -> bool {
@@ -160,10 +168,11 @@ impl Plates {
         let p = point(s, camera);
         match self.open.get_mut(&key) {
             None => {
-                let open = Open {
+                let mut open = Open {
                     opened_ms: s.ts_ms,
                     last: p,
                     window_s: config.window_s(s.list),
+                    keep_s: 0,
                     track: NO_TRACK,
                     updates: 0,
                     sightings: 1,
@@ -176,12 +185,13 @@ impl Plates {
                     vehicle,
                 };
                 if open.weak() && s.alert_kind == AlertKind::PlateHit {
+                    open.keep_s = config.corroboration_window_s;
                     self.weak
                         .entry(subject)
                         .or_default()
                         .push((key, s.vehicle.into()));
                 }
-                self.expiries.push(Reverse((open.expires_ms(), key)));
+                self.expiries.push(Reverse((open.kept_until_ms(), key)));
                 let incident = self.incident_doc(&open);
                 out.push(rewrite_alert(
                     s.alert,
@@ -225,7 +235,7 @@ impl Plates {
                 o.sightings = o.sightings.saturating_add(1);
                 o.updates = o.updates.saturating_add(1);
                 o.priority = o.priority.min(s.priority);
-                self.expiries.push(Reverse((o.expires_ms(), key)));
+                self.expiries.push(Reverse((o.kept_until_ms(), key)));
                 let o = o.clone();
                 let incident = self.incident_doc(&o);
                 let reason = format!(
@@ -302,6 +312,7 @@ impl Plates {
                 continue;
             };
             o.corroborated = true;
+            o.keep_s = 0;
             o.updates = o.updates.saturating_add(1);
             let s1 = f32::from(o.score_milli) / 1000.0;
             let combined = 1.0 - (1.0 - s1) * (1.0 - s.score.clamp(0.0, 1.0));
@@ -410,7 +421,7 @@ impl Plates {
                 break;
             }
             self.expiries.pop();
-            if self.open.get(&key).is_some_and(|o| o.expires_ms() <= at) {
+            if self.open.get(&key).is_some_and(|o| o.kept_until_ms() <= at) {
                 self.close(key);
             }
         }
@@ -450,6 +461,7 @@ impl Plates {
             w.i64(o.opened_ms);
             point(w, &o.last);
             w.u32(o.window_s);
+            w.u32(o.keep_s);
             w.u16(o.updates);
             w.u16(o.sightings);
             w.u8(o.priority);
@@ -501,6 +513,7 @@ impl Plates {
                 opened_ms: r.i64()?,
                 last: point(r)?,
                 window_s: r.u32()?,
+                keep_s: r.u32()?,
                 track: NO_TRACK,
                 updates: r.u16()?,
                 sightings: r.u16()?,
@@ -521,7 +534,7 @@ impl Plates {
                 o.track = out.tracks.len() as u32;
                 out.tracks.push(track);
             }
-            out.expiries.push(Reverse((o.expires_ms(), key)));
+            out.expiries.push(Reverse((o.kept_until_ms(), key)));
             out.open.insert(key, o);
         }
         for _ in 0..r.u32()? {

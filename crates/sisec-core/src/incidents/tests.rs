@@ -602,3 +602,41 @@ fn offline_gaps_do_not_depend_on_batching() {
         "the 10-minute gap"
     );
 }
+
+#[test]
+fn corroboration_outlives_the_suppression_window() {
+    let mut run = Run::new(); // window 5 min, corroboration 30 min
+    let d = doc("plate_hit", 4, T0);
+    let weak = run.feed(&[hit(
+        "SV-1",
+        "stolen_vehicle",
+        "A8C123",
+        MatchKind::Lookalike,
+        "C1",
+        T0,
+        6.20,
+        &d,
+    )]);
+    // Other traffic moves the watermark 15 minutes on: the weak hit no longer
+    // suppresses, but is kept for corroboration.
+    run.feed_at(&[], T0 + 15 * MIN);
+    assert_eq!(run.state.size().plates, 1);
+    let out = run.feed(&[hit(
+        "SV-1",
+        "stolen_vehicle",
+        "ABC123",
+        MatchKind::Exact,
+        "C2",
+        T0 + 16 * MIN,
+        6.25,
+        &d,
+    )]);
+    assert!(
+        out.iter()
+            .any(|a| a["alert_id"] == weak[0]["alert_id"] && a["incident"]["corroborated"] == true),
+        "{out:?}"
+    );
+    // Past the corroboration window everything is forgotten.
+    run.feed_at(&[], T0 + 120 * MIN);
+    assert_eq!(run.state.size().plates, 0);
+}
