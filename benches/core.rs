@@ -12,16 +12,16 @@
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use rustc_hash::{FxHashMap, FxHashSet};
-use sisec_core::watchlist::{MatchKind, MatchMode, DEFAULT_GROUPS};
-use sisec_core::{
-    event::parse_event, Engine, EngineConfig, EntrySpec, Hit, Plate, ReadQuery, Watchlist,
-    WatchlistConfig, Zones,
-};
 use sisec_core::event::Location;
 use sisec_core::incidents::{
     decode_batch, shard_of, IncidentConfig, Progress, ShardState, Sighting, Signal, SignalBatch,
 };
+use sisec_core::watchlist::{MatchKind, MatchMode, DEFAULT_GROUPS};
 use sisec_core::AlertKind;
+use sisec_core::{
+    event::parse_event, Engine, EngineConfig, EntrySpec, Hit, Plate, ReadQuery, Watchlist,
+    WatchlistConfig, Zones,
+};
 use std::hint::black_box;
 use std::sync::Arc;
 
@@ -590,7 +590,13 @@ fn shard_batches(reads: &[TrackedRead], shards: u16, full_doc: bool) -> Vec<Vec<
         let camera_id = format!("MDE-LPR-{camera:04}");
         let event_id = format!("pr-{i:07}-{k}");
         let alert = if full_doc {
-            hit_doc(&entry, &plate, &camera_id, &event_id, "2026-11-23T12:00:00.000Z")
+            hit_doc(
+                &entry,
+                &plate,
+                &camera_id,
+                &event_id,
+                "2026-11-23T12:00:00.000Z",
+            )
         } else {
             r#"{"kind":"plate_hit","reasons":[]}"#.to_owned()
         };
@@ -773,5 +779,11 @@ fn bench_incidents(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, bench, bench_watchlist, bench_zones, bench_incidents);
+criterion_group!(
+    benches,
+    bench,
+    bench_watchlist,
+    bench_zones,
+    bench_incidents
+);
 criterion_main!(benches);

@@ -4,7 +4,7 @@ Runs ``sisec-stream eval calls`` (:func:`evaluate_calls`) on the default scenari
 morning hour) of both city presets and holds the issue's targets: pairwise precision
 and recall >= 0.95. The pair counting itself is checked on hand-made clusterings and
 against brute force, and the measure is shown to fall when the clustering is made
-wrong on purpose. docs/incidents_calls.md records the figures.
+wrong on purpose. docs/incidents.md records the figures.
 """
 
 from __future__ import annotations
@@ -117,12 +117,6 @@ def test_report_accounts_for_every_call(report: CallClusterReport) -> None:
     assert "met." in text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="calls.rs hashes alert_id from opened_ms, which a later call received earlier "
-    "(but classified later) lowers: the incident goes on under a new alert_id. Drop this "
-    "mark once the id is fixed at opening.",
-)
 def test_incidents_keep_their_alert_id(report: CallClusterReport) -> None:
     assert report.renamed_incidents == 0
     assert report.pairs_by_alert_id == report.pairs

@@ -78,7 +78,7 @@ def _call(
 
 
 def _plate_reads() -> list[dict[str, Any]]:
-    reads = []
+    reads: list[dict[str, Any]] = []
     # 1. One stolen car past six cameras, a minute apart.
     for i in range(6):
         reads.append(_read(len(reads), "ABC123", f"CAM-{i + 1}", T0 + i * MIN, 6.20 + 0.01 * i))
@@ -96,7 +96,7 @@ def _plate_reads() -> list[dict[str, Any]]:
 
 
 def _devices() -> list[dict[str, Any]]:
-    events = []
+    events: list[dict[str, Any]] = []
     # 5. Ten presses of a community alarm, 5 s apart.
     for i in range(10):
         events.append(_device(len(events), "D-ALARM", "community_alarm", "press", T0 + i * 5000))
@@ -112,7 +112,7 @@ def _devices() -> list[dict[str, Any]]:
 
 
 def _calls() -> list[dict[str, Any]]:
-    calls = []
+    calls: list[dict[str, Any]] = []
     # 8. A fight: three calls within 60 m and 8 min, with noise nearby: a prank,
     #    an abandoned call, a theft 50 m away (another type) and a fight 600 m away.
     story = [

@@ -294,7 +294,7 @@ def _add_eval(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         description="watchlist: recall per misread kind and false hits on unlisted "
         "reads per priority, at several list sizes (docs/watchlist.md). calls: pairwise "
         "precision and recall of emergency-call clustering on a generated scenario "
-        "(--hours, --seed, --city; docs/incidents_calls.md).",
+        "(--hours, --seed, --city; docs/incidents.md).",
     )
     add_eval_arguments(p)
     what = next(a for a in p._actions if a.dest == "what")

@@ -15,7 +15,7 @@ after the end of the scenario (the engine saw them ring but never learnt their t
 both are counted in the report. A measure with no pairs at all is 1.0 (no false
 pair, no missed pair).
 
-Seeded and deterministic: the same arguments give the same counts. ``docs/incidents_calls.md``
+Seeded and deterministic: the same arguments give the same counts. ``docs/incidents.md``
 records the figures and what limits them.
 """
 

@@ -22,6 +22,9 @@ use serde_json::{json, Map, Value};
 
 const NONE: u32 = u32::MAX;
 
+/// How long after its window an incident is kept for calls still being classified.
+const CLASSIFY_MARGIN_MS: i64 = 300_000;
+
 /// Classified types that are not emergencies (they never open an incident).
 pub const NON_EMERGENCY_CALL_TYPES: [&str; 3] = ["broma", "llamada_silenciosa", "informativa"];
 
@@ -43,8 +46,16 @@ struct Call {
 #[derive(Clone, Debug, PartialEq)]
 struct Incident {
     id: u32,
+    /// When its first call was classified: with that call, its alert id
+    /// (set once; a call that rang earlier but was classified later must not
+    /// change it).
+    first_ms: i64,
+    /// When its earliest call rang.
     opened_ms: i64,
+    /// Its latest classification, and its latest call's ring time: calls join
+    /// by either (classification can take minutes).
     last_ms: i64,
+    last_rang_ms: i64,
     lat: f64,
     lon: f64,
     /// Located calls in the centre's running mean.
@@ -174,7 +185,8 @@ impl Calls {
                 .enumerate()
                 .filter(|(_, inc)| {
                     inc.located > 0
-                        && (e.ts_ms - inc.last_ms).abs() <= window_ms.max(inc.window_ms)
+                        && ((e.ts_ms - inc.last_ms).abs() <= window_ms.max(inc.window_ms)
+                            || (c.ts_ms - inc.last_rang_ms).abs() <= window_ms.max(inc.window_ms))
                         && inc
                             .types
                             .iter()
@@ -201,8 +213,10 @@ impl Calls {
                 self.next_incident += 1;
                 self.incidents.push(Incident {
                     id: self.next_incident,
+                    first_ms: e.ts_ms,
                     opened_ms: e.ts_ms,
                     last_ms: e.ts_ms,
+                    last_rang_ms: c.ts_ms,
                     lat: 0.0,
                     lon: 0.0,
                     located: 0,
@@ -225,6 +239,7 @@ impl Calls {
         self.calls[ci as usize].incident = inc.id;
         inc.calls.push(ci);
         inc.last_ms = inc.last_ms.max(e.ts_ms);
+        inc.last_rang_ms = inc.last_rang_ms.max(c.ts_ms);
         inc.opened_ms = inc.opened_ms.min(c.ts_ms.min(e.ts_ms));
         if !inc.types.contains(&t) {
             inc.types.push(t);
@@ -330,7 +345,7 @@ impl Calls {
             "alert_id".into(),
             format!(
                 "call-{:016x}",
-                hash_parts(&[first_call, &inc.opened_ms.to_string()])
+                hash_parts(&[first_call, &inc.first_ms.to_string()])
             )
             .into(),
         );
@@ -375,8 +390,11 @@ impl Calls {
     /// Close incidents (and forget calls) the watermark has passed.
     pub fn advance(&mut self, watermark_ms: i64) {
         let before = self.incidents.len();
-        self.incidents
-            .retain(|inc| inc.last_ms + inc.window_ms >= watermark_ms);
+        // Kept a little past the window: a call that rang inside it may be
+        // classified minutes later.
+        self.incidents.retain(|inc| {
+            inc.last_ms.max(inc.last_rang_ms) + inc.window_ms + CLASSIFY_MARGIN_MS >= watermark_ms
+        });
         let horizon = |c: &Call| c.ts_ms + 2 * 3_600_000 >= watermark_ms;
         let stale = self.calls.iter().any(|c| !horizon(c));
         if before == self.incidents.len() && !stale {
@@ -434,8 +452,10 @@ impl Calls {
         w.u32(self.incidents.len() as u32);
         for i in &self.incidents {
             w.u32(i.id);
+            w.i64(i.first_ms);
             w.i64(i.opened_ms);
             w.i64(i.last_ms);
+            w.i64(i.last_rang_ms);
             w.f64(i.lat);
             w.f64(i.lon);
             w.u16(i.located);
@@ -477,8 +497,10 @@ impl Calls {
         }
         for _ in 0..r.u32()? {
             let id = r.u32()?;
+            let first_ms = r.i64()?;
             let opened_ms = r.i64()?;
             let last_ms = r.i64()?;
+            let last_rang_ms = r.i64()?;
             let (lat, lon) = (r.f64()?, r.f64()?);
             let located = r.u16()?;
             let calls = (0..r.u32()?).map(|_| r.u32()).collect::<Result<_, _>>()?;
@@ -486,8 +508,10 @@ impl Calls {
             let callers = (0..r.u32()?).map(|_| r.u64()).collect::<Result<_, _>>()?;
             out.incidents.push(Incident {
                 id,
+                first_ms,
                 opened_ms,
                 last_ms,
+                last_rang_ms,
                 lat,
                 lon,
                 located,
