@@ -131,6 +131,8 @@ pub struct Alert {
 struct AlertDoc<'a, D: Serialize> {
     schema_version: u32,
     alert_id: &'a str,
+    /// 0 here: the incident stage numbers the updates.
+    update: u16,
     kind: &'static str,
     priority: u8,
     reasons: Vec<String>,
@@ -270,6 +272,7 @@ fn build<D: Serialize>(head: Head<'_>, scene: &Scene<'_>, details: D) -> Alert {
     let json = serde_json::to_vec(&AlertDoc {
         schema_version: ALERT_SCHEMA_VERSION,
         alert_id: &alert_id,
+        update: 0,
         kind: kind.as_str(),
         priority,
         reasons,

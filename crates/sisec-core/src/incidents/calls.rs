@@ -349,6 +349,7 @@ impl Calls {
             )
             .into(),
         );
+        v.insert("update".into(), inc.updates.into());
         v.insert("kind".into(), AlertKind::CallIncident.as_str().into());
         v.insert("priority".into(), inc.priority.into());
         v.insert("reasons".into(), reasons.into());
@@ -369,7 +370,6 @@ impl Calls {
         );
         v.insert("events".into(), json!([first_call]));
         v.insert("incident_key".into(), format!("call:{first_call}").into());
-        v.insert("update".into(), inc.updates.into());
         v.insert(
             "details".into(),
             json!({"call_ids": call_ids, "lines": lines, "incident_types": types}),

@@ -348,6 +348,7 @@ fn status_alert(
     let mut v = Map::new();
     v.insert("schema_version".into(), ALERT_SCHEMA_VERSION.into());
     v.insert("alert_id".into(), run_id(&d.id, what, at_ms).into());
+    v.insert("update".into(), 0.into());
     v.insert("kind".into(), kind.as_str().into());
     v.insert("priority".into(), priority.into());
     v.insert("reasons".into(), reasons.into());
@@ -370,7 +371,6 @@ fn status_alert(
         "incident_key".into(),
         format!("device:{}:supervision", d.id).into(),
     );
-    v.insert("update".into(), 0.into());
     v.insert(
         "details".into(),
         json!({
