@@ -112,6 +112,11 @@ def _describe(doc: dict[str, Any]) -> str:
         )
     if doc["kind"] == "button_press":
         return f"{d['device_kind']} button {d['device_id']} pressed"
+    if doc["kind"] in ("device_offline", "device_restored", "device_tamper"):
+        return str(doc["reasons"][0])
+    if doc["kind"] == "call_incident":
+        n = len(d["call_ids"])
+        return f"{n} call(s) about {', '.join(d['incident_types'])}"
     if doc["kind"] == "restricted_zone":
         return f"{d['read_plate']!r} by {d['camera_id']}: not on allow list {d['allow_list']}"
     reasons: list[str] = doc.get("reasons") or [doc["kind"]]
@@ -160,7 +165,9 @@ class AlertPrinter:
             where += " in " + ", ".join(names)
         tag = f"P{alert.priority}"
         tag = f"{_COLOURS.get(alert.priority, '')} {tag} {_RESET}" if self.colour else f"[{tag}]"
-        return f"{tag} {when} {alert.kind:<12} {_describe(doc)}{where}"
+        # An update of an alert already paged says so (the operator tail folds them).
+        again = f" (update {alert.update})" if alert.update else ""
+        return f"{tag} {when} {alert.kind:<12} {_describe(doc)}{where}{again}"
 
     def __call__(self, alerts: list[Alert]) -> None:
         for alert in sorted(alerts, key=lambda a: (a.priority, a.event_time_ms)):
