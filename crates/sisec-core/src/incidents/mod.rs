@@ -23,6 +23,7 @@ pub mod config;
 mod devices;
 mod plates;
 pub mod signal;
+mod splice;
 
 pub use config::IncidentConfig;
 pub use signal::{
@@ -31,7 +32,6 @@ pub use signal::{
 
 use crate::alert::{Alert, AlertKind};
 use crate::event::Location;
-use crate::timestamp::format_rfc3339_utc;
 use codec::{DecodeError, Reader, Writer};
 use rustc_hash::FxHashMap;
 use std::sync::Arc;
@@ -52,6 +52,17 @@ pub fn hash_parts(parts: &[&str]) -> u64 {
 /// The shard of a state key.
 pub fn shard_of(key: &str, shards: u16) -> u16 {
     (hash_parts(&[key]) % u64::from(shards.max(1))) as u16
+}
+
+/// Bytes a hash table of `capacity` (usable slots) allocates for `slot`-byte
+/// entries: hashbrown keeps 1/8 of its buckets free, plus a control byte each.
+pub(crate) fn table_bytes(capacity: usize, slot: usize) -> usize {
+    let buckets = if capacity < 8 {
+        capacity + 1
+    } else {
+        capacity / 7 * 8
+    };
+    buckets * (slot + 1)
 }
 
 /// Great-circle distance (haversine), metres.
@@ -128,20 +139,7 @@ pub(crate) struct Update<'a> {
 
 /// Turn an alert document into a page or update of its incident.
 pub(crate) fn rewrite_alert(doc: &[u8], u: &Update<'_>) -> Alert {
-    let mut v: serde_json::Map<String, serde_json::Value> =
-        serde_json::from_slice(doc).expect("the engine's alert documents are JSON objects");
-    v.insert("alert_id".into(), u.alert_id.into());
-    v.insert("update".into(), u.update.into());
-    v.insert("priority".into(), u.priority.into());
-    v.insert("emitted_at".into(), format_rfc3339_utc(u.now_ms).into());
-    if let Some(key) = u.incident_key {
-        v.insert("incident_key".into(), key.into());
-    }
-    if let Some(serde_json::Value::Array(reasons)) = v.get_mut("reasons") {
-        reasons.extend(u.extra_reasons.iter().map(|r| r.as_str().into()));
-    }
-    v.insert("incident".into(), u.incident.clone().into());
-    finish(v)
+    splice::rewrite(doc, u)
 }
 
 /// The `Alert` around a finished document.

@@ -17,7 +17,7 @@
 use super::codec::{DecodeError, Reader, Writer};
 use super::config::IncidentConfig;
 use super::signal::Sighting;
-use super::{distance_m, hash_parts, rewrite_alert, Interner, Update};
+use super::{distance_m, hash_parts, rewrite_alert, table_bytes, Interner, Update};
 use crate::alert::{Alert, AlertKind};
 use crate::event::Location;
 use crate::timestamp::format_rfc3339_utc;
@@ -59,10 +59,6 @@ struct Open {
     corroborated: bool,
     /// Match score, in thousandths.
     score_milli: u16,
-    /// Hash of the subject (entry or zone id): corroboration looks incidents up by it.
-    subject: u64,
-    /// Hash of the read plate.
-    vehicle: u64,
 }
 
 const NO_TRACK: u32 = u32::MAX;
@@ -82,17 +78,30 @@ impl Open {
     }
 }
 
+/// A weak incident awaiting corroboration: only these need to know their
+/// read plate (kept out of `Open`, which every incident pays for).
+#[derive(Clone, Debug, PartialEq)]
+struct Weak {
+    key: u64,
+    /// Hash of the read plate.
+    vehicle: u64,
+    /// The read plate (the corroboration update names the incident).
+    plate: Box<str>,
+}
+
 /// Plate incidents of one shard.
 #[derive(Clone, Debug, Default)]
 pub struct Plates {
     open: FxHashMap<u64, Open>,
-    /// Weak incidents by subject, for corroboration, with their read plate
-    /// (the update names the incident as it was opened).
-    weak: FxHashMap<u64, Vec<(u64, Box<str>)>>,
+    /// Weak incidents by subject (entry hash), for corroboration.
+    weak: FxHashMap<u64, Vec<Weak>>,
+    /// The subject of each weak incident (to unlink it when it closes).
+    weak_subject: FxHashMap<u64, u64>,
     tracks: Vec<Vec<Point>>,
     free_tracks: Vec<u32>,
     cameras: Interner,
-    /// (expiry, incident key); stale entries are skipped when popped.
+    /// (time, incident key): one entry per incident, re-armed when popped
+    /// early (its incident was seen again since).
     expiries: BinaryHeap<Reverse<(i64, u64)>>,
 }
 
@@ -120,13 +129,16 @@ impl Plates {
 
     /// Heap bytes of the state (tables at capacity, tracks, camera names).
     pub fn memory_bytes(&self) -> usize {
-        let slot = std::mem::size_of::<(u64, Open)>() + 1;
-        self.open.capacity() * slot
-            + self.weak.capacity() * (std::mem::size_of::<(u64, Vec<(u64, Box<str>)>)>() + 1)
+        table_bytes(self.open.capacity(), std::mem::size_of::<(u64, Open)>())
+            + self.weak.capacity() * (std::mem::size_of::<(u64, Vec<Weak>)>() + 1)
+            + self.weak_subject.capacity() * 17
             + self
                 .weak
                 .values()
-                .map(|v| v.capacity() * 24 + v.iter().map(|(_, t)| t.len()).sum::<usize>())
+                .map(|v| {
+                    v.capacity() * std::mem::size_of::<Weak>()
+                        + v.iter().map(|w| w.plate.len()).sum::<usize>()
+                })
                 .sum::<usize>()
             + self.tracks.capacity() * std::mem::size_of::<Vec<Point>>()
             + self
@@ -181,15 +193,15 @@ impl Plates {
                     match_kind: kind_ix,
                     corroborated: false,
                     score_milli: (s.score.clamp(0.0, 1.0) * 1000.0).round() as u16,
-                    subject,
-                    vehicle,
                 };
                 if open.weak() && s.alert_kind == AlertKind::PlateHit {
                     open.keep_s = config.corroboration_window_s;
-                    self.weak
-                        .entry(subject)
-                        .or_default()
-                        .push((key, s.vehicle.into()));
+                    self.weak.entry(subject).or_default().push(Weak {
+                        key,
+                        vehicle,
+                        plate: s.vehicle.into(),
+                    });
+                    self.weak_subject.insert(key, subject);
                 }
                 self.expiries.push(Reverse((open.kept_until_ms(), key)));
                 let incident = self.incident_doc(&open);
@@ -235,7 +247,6 @@ impl Plates {
                 o.sightings = o.sightings.saturating_add(1);
                 o.updates = o.updates.saturating_add(1);
                 o.priority = o.priority.min(s.priority);
-                self.expiries.push(Reverse((o.kept_until_ms(), key)));
                 let o = o.clone();
                 let incident = self.incident_doc(&o);
                 let reason = format!(
@@ -278,13 +289,14 @@ impl Plates {
         }
         let camera = self.cameras.find(s.camera_id);
         let mut promoted = Vec::new();
-        for (key, weak_vehicle) in keys {
+        for w in keys {
+            let (key, weak_vehicle) = (&w.key, &w.plate);
             let Some(o) = self.open.get(key) else {
                 continue;
             };
             if o.corroborated
                 || Some(o.last.camera) == camera
-                || (lookalike && o.vehicle == vehicle)
+                || (lookalike && w.vehicle == vehicle)
             {
                 continue;
             }
@@ -405,10 +417,12 @@ impl Plates {
                 self.tracks[o.track as usize].clear();
                 self.free_tracks.push(o.track);
             }
-            if let Some(v) = self.weak.get_mut(&o.subject) {
-                v.retain(|(k, _)| *k != key);
-                if v.is_empty() {
-                    self.weak.remove(&o.subject);
+            if let Some(subject) = self.weak_subject.remove(&key) {
+                if let Some(v) = self.weak.get_mut(&subject) {
+                    v.retain(|w| w.key != key);
+                    if v.is_empty() {
+                        self.weak.remove(&subject);
+                    }
                 }
             }
         }
@@ -421,8 +435,11 @@ impl Plates {
                 break;
             }
             self.expiries.pop();
-            if self.open.get(&key).is_some_and(|o| o.kept_until_ms() <= at) {
-                self.close(key);
+            match self.open.get(&key).map(Open::kept_until_ms) {
+                Some(until) if until <= at => self.close(key),
+                // Seen since: wait for its new time.
+                Some(until) => self.expiries.push(Reverse((until, key))),
+                None => {}
             }
         }
     }
@@ -469,8 +486,6 @@ impl Plates {
             w.u8(o.match_kind);
             w.u8(u8::from(o.corroborated));
             w.u16(o.score_milli);
-            w.u64(o.subject);
-            w.u64(o.vehicle);
             let track: &[Point] = if o.track == NO_TRACK {
                 &[]
             } else {
@@ -479,17 +494,18 @@ impl Plates {
             w.u16(track.len() as u16);
             track.iter().for_each(|p| point(w, p));
         }
-        let mut weak: Vec<(u64, u64, &str)> = self
+        let mut weak: Vec<(u64, u64, u64, &str)> = self
             .weak
             .iter()
-            .flat_map(|(s, v)| v.iter().map(move |(k, t)| (*s, *k, &**t)))
+            .flat_map(|(s, v)| v.iter().map(move |x| (*s, x.key, x.vehicle, &*x.plate)))
             .collect();
         weak.sort_unstable();
         w.u32(weak.len() as u32);
-        for (subject, key, vehicle) in weak {
+        for (subject, key, vehicle, plate) in weak {
             w.u64(subject);
             w.u64(key);
-            w.str(vehicle);
+            w.u64(vehicle);
+            w.str(plate);
         }
     }
 
@@ -522,8 +538,6 @@ impl Plates {
                 match_kind: r.u8()?,
                 corroborated: r.u8()? != 0,
                 score_milli: r.u16()?,
-                subject: r.u64()?,
-                vehicle: r.u64()?,
             };
             if usize::from(o.match_kind) >= MatchKind::ALL.len() {
                 return Err(DecodeError(format!("unknown match kind {}", o.match_kind)));
@@ -538,9 +552,14 @@ impl Plates {
             out.open.insert(key, o);
         }
         for _ in 0..r.u32()? {
-            let (subject, key) = (r.u64()?, r.u64()?);
-            let vehicle: Box<str> = r.str()?.into();
-            out.weak.entry(subject).or_default().push((key, vehicle));
+            let (subject, key, vehicle) = (r.u64()?, r.u64()?, r.u64()?);
+            let plate: Box<str> = r.str()?.into();
+            out.weak.entry(subject).or_default().push(Weak {
+                key,
+                vehicle,
+                plate,
+            });
+            out.weak_subject.insert(key, subject);
         }
         Ok(out)
     }
