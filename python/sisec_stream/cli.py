@@ -285,6 +285,68 @@ def _run_produce(args: argparse.Namespace) -> int:
     return 0
 
 
+def _csv_set(text: str) -> frozenset[str]:
+    return frozenset(x.strip() for x in text.split(",") if x.strip())
+
+
+def _priorities(text: str) -> frozenset[int]:
+    try:
+        out = frozenset(int(x) for x in _csv_set(text))
+    except ValueError:
+        out = frozenset({0})
+    if not out or not out <= {1, 2, 3, 4}:
+        raise argparse.ArgumentTypeError(f"{text!r}: priorities are 1..4, e.g. 1,2")
+    return out
+
+
+def _add_alerts(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "alerts",
+        help="follow the alert topic: most urgent first, updates folded into their alert",
+        description="Reads the alert topic of the configuration and shows each alert once, "
+        "at its newest update, coloured by priority. With --once: read to the end, print "
+        "the board most urgent first, exit.",
+    )
+    _add_config_option(p)
+    p.add_argument("--priority", type=_priorities, help="only these priorities, e.g. 1,2")
+    p.add_argument("--kind", type=_csv_set, help="only these kinds, e.g. plate_hit,call_incident")
+    p.add_argument(
+        "--zone", type=_csv_set, help="only alerts in these zones (ids, names or kind:<kind>)"
+    )
+    p.add_argument("--from-beginning", action="store_true", help="start with what the topic holds")
+    p.add_argument("--once", action="store_true", help="print the board and exit")
+    p.add_argument("--utc-offset", type=int, default=0, help="clock of the times shown, minutes")
+    p.add_argument("--no-color", action="store_true", help="no colours")
+
+
+def _run_alerts(args: argparse.Namespace) -> int:
+    from sisec_stream.errors import ConfigError
+    from sisec_stream.tail import AlertFilter, follow_alerts
+
+    try:
+        config = _load_config(args.config)
+        follow_alerts(
+            config.brokers,
+            config.topics.alerts,
+            out=sys.stdout,
+            alert_filter=AlertFilter(args.priority, args.kind, args.zone),
+            from_beginning=args.from_beginning,
+            once=args.once,
+            colour=False if args.no_color else None,
+            utc_offset_minutes=args.utc_offset,
+            consumer_config=config.kafka.consumer_config(),
+        )
+    except ConfigError as e:
+        print(f"sisec-stream alerts: {e}", file=sys.stderr)
+        return 2
+    except (ValueError, RuntimeError) as e:
+        print(f"sisec-stream alerts: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    return 0
+
+
 def _add_eval(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from sisec_stream.evaluation import add_eval_arguments
 
@@ -328,6 +390,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_kafka(sub)
     _add_run(sub)
     _add_produce(sub)
+    _add_alerts(sub)
     _add_eval(sub)
     return parser
 
@@ -344,6 +407,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_generate(args)
     if args.command == "kafka":
         return _run_kafka(args)
+    if args.command == "alerts":
+        return _run_alerts(args)
     if args.command == "run":
         return _run_run(args)
     if args.command == "produce":

@@ -103,7 +103,16 @@ _RESET = "\033[0m"
 
 
 def _describe(doc: dict[str, Any]) -> str:
-    """What happened, in one short phrase, from the alert's details."""
+    """What happened, in one short phrase, from the alert's details (its first
+    reason when the details are not the ones expected)."""
+    try:
+        return _describe_details(doc)
+    except (KeyError, TypeError):
+        reasons: list[str] = doc.get("reasons") or [doc["kind"]]
+        return str(reasons[0])
+
+
+def _describe_details(doc: dict[str, Any]) -> str:
     d = doc.get("details", {})
     if doc["kind"] == "plate_hit":
         return (
