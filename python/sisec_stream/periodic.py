@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import logging
 import threading
+from abc import ABC, abstractmethod
 
 __all__ = ["PeriodicCheck"]
 
 log = logging.getLogger(__name__)
 
 
-class PeriodicCheck:
+class PeriodicCheck(ABC):
     """Calls :meth:`check` every ``interval_s`` on a daemon thread, from
     :meth:`start` until :meth:`stop`. A check that raises is logged and the next
     one runs: a reload problem must never take a stream worker down."""
@@ -23,9 +24,9 @@ class PeriodicCheck:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
+    @abstractmethod
     def check(self) -> object:
-        """One check (subclasses)."""
-        raise NotImplementedError
+        """One check; what it returns is the subclass's business."""
 
     def start(self) -> None:
         """Start checking every ``interval_s``."""

@@ -232,14 +232,7 @@ fn vehicle_doc<'a>(read: &'a PlateRead<'_>) -> Option<VehicleDoc<'a>> {
 
 /// FNV-1a over the parts, with a separator so ("ab","c") != ("a","bc").
 pub(crate) fn stable_id(prefix: &str, parts: &[&str]) -> String {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for part in parts {
-        for &b in part.as_bytes().iter().chain(std::iter::once(&0xff)) {
-            h ^= u64::from(b);
-            h = h.wrapping_mul(0x0100_0000_01b3);
-        }
-    }
-    format!("{prefix}-{h:016x}")
+    format!("{prefix}-{:016x}", crate::incidents::hash_parts(parts))
 }
 
 /// What every alert has besides its place and details.

@@ -13,8 +13,8 @@
 use super::codec::{DecodeError, Reader, Writer};
 use super::config::IncidentConfig;
 use super::signal::CallEvent;
-use super::{distance_m, finish, hash_parts, Interner};
-use crate::alert::{Alert, AlertKind, ALERT_SCHEMA_VERSION};
+use super::{distance_m, finish, hash_parts, round6, Interner};
+use crate::alert::{stable_id, Alert, AlertKind, ALERT_SCHEMA_VERSION};
 use crate::event::{CallStatus, Location};
 use crate::timestamp::format_rfc3339_utc;
 use rustc_hash::FxHashMap;
@@ -343,11 +343,7 @@ impl Calls {
         v.insert("schema_version".into(), ALERT_SCHEMA_VERSION.into());
         v.insert(
             "alert_id".into(),
-            format!(
-                "call-{:016x}",
-                hash_parts(&[first_call, &inc.first_ms.to_string()])
-            )
-            .into(),
+            stable_id("call", &[first_call, &inc.first_ms.to_string()]).into(),
         );
         v.insert("update".into(), inc.updates.into());
         v.insert("kind".into(), AlertKind::CallIncident.as_str().into());
@@ -529,8 +525,4 @@ impl Calls {
         }
         Ok(out)
     }
-}
-
-fn round6(v: f64) -> f64 {
-    (v * 1e6).round() / 1e6
 }

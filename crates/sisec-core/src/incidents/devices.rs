@@ -12,8 +12,8 @@
 use super::codec::{DecodeError, Reader, Writer};
 use super::config::IncidentConfig;
 use super::signal::DeviceEvent;
-use super::{finish, hash_parts, rewrite_alert, Update};
-use crate::alert::{Alert, AlertKind, ALERT_SCHEMA_VERSION};
+use super::{finish, rewrite_alert, Update};
+use crate::alert::{stable_id, Alert, AlertKind, ALERT_SCHEMA_VERSION};
 use crate::event::{ButtonAction, DeviceKind};
 use crate::timestamp::format_rfc3339_utc;
 use rustc_hash::FxHashMap;
@@ -62,10 +62,7 @@ pub struct Devices {
 }
 
 fn run_id(device: &str, what: &str, opened_ms: i64) -> String {
-    format!(
-        "dev-{:016x}",
-        hash_parts(&[device, what, &opened_ms.to_string()])
-    )
+    stable_id("dev", &[device, what, &opened_ms.to_string()])
 }
 
 impl Devices {

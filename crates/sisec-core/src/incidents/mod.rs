@@ -65,6 +65,11 @@ pub(crate) fn table_bytes(capacity: usize, slot: usize) -> usize {
     buckets * (slot + 1)
 }
 
+/// A coordinate rounded to 6 decimals (~0.1 m): stable, readable documents.
+pub(crate) fn round6(v: f64) -> f64 {
+    (v * 1e6).round() / 1e6
+}
+
 /// Great-circle distance (haversine), metres.
 pub fn distance_m(a: Location, b: Location) -> f64 {
     let (p1, p2) = (a.lat.to_radians(), b.lat.to_radians());

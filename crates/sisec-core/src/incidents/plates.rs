@@ -17,8 +17,8 @@
 use super::codec::{DecodeError, Reader, Writer};
 use super::config::IncidentConfig;
 use super::signal::Sighting;
-use super::{distance_m, hash_parts, rewrite_alert, table_bytes, Interner, Update};
-use crate::alert::{Alert, AlertKind};
+use super::{distance_m, hash_parts, rewrite_alert, round6, table_bytes, Interner, Update};
+use crate::alert::{stable_id, Alert, AlertKind};
 use crate::event::Location;
 use crate::timestamp::format_rfc3339_utc;
 use crate::watchlist::MatchKind;
@@ -402,8 +402,8 @@ impl Plates {
         m.insert("camera_id".into(), self.cameras.name(p.camera).into());
         m.insert("time".into(), format_rfc3339_utc(p.ts_ms).into());
         if !p.lat.is_nan() {
-            m.insert("lat".into(), round6(p.lat).into());
-            m.insert("lon".into(), round6(p.lon).into());
+            m.insert("lat".into(), round6(f64::from(p.lat)).into());
+            m.insert("lon".into(), round6(f64::from(p.lon)).into());
         }
         if !p.heading.is_nan() {
             m.insert("heading_deg".into(), f64::from(p.heading).into());
@@ -445,17 +445,10 @@ impl Plates {
     }
 }
 
-fn round6(v: f32) -> f64 {
-    (f64::from(v) * 1e6).round() / 1e6
-}
-
 /// The incident's alert id: stable across its updates, new for each incident
 /// (its key and opening time).
 fn incident_id(key: u64, opened_ms: i64) -> String {
-    format!(
-        "inc-{:016x}",
-        hash_parts(&[&key.to_string(), &opened_ms.to_string()])
-    )
+    stable_id("inc", &[&key.to_string(), &opened_ms.to_string()])
 }
 
 impl Plates {
