@@ -163,13 +163,13 @@ def test_threads_share_one_engine(engine: Engine) -> None:
 
 
 def test_bad_config_names_the_key() -> None:
-    with pytest.raises(ConfigError, match=r"list_priorities\.wanted") as info:
-        Engine(EngineConfig(list_priorities={"wanted": 0}))
+    with pytest.raises(ConfigError, match=r"priority\.lists\.wanted") as info:
+        Engine(EngineConfig(priority={"lists": {"wanted": 0}}))
     assert isinstance(info.value, ValueError)
     assert isinstance(info.value, SisecError)
-    assert info.value.key == "list_priorities.wanted"
-    with pytest.raises(ConfigError, match=r"button_priorities\.siren"):
-        Engine(EngineConfig(button_priorities={"siren": 1}))
+    assert info.value.key == "priority.lists.wanted"
+    with pytest.raises(ConfigError, match=r"priority\.devices\.siren"):
+        Engine(EngineConfig(priority={"devices": {"siren": 1}}))
 
 
 def test_watchlist_errors_name_file_line_and_fix(tmp_path: Path) -> None:

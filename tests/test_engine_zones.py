@@ -262,7 +262,7 @@ def test_restricted_zone_alerts_on_plates_not_allowed() -> None:
     # The camera's alternative reading on the allow list: no page.
     misread = _read("C-PRISON", "JKL0I2", candidates=[{"plate": "JKL012", "confidence": 0.4}])
     assert _alerts(engine, misread) == []
-    urgent = _engine(restricted_zone_priority=1)
+    urgent = _engine(priority={"kinds": {"restricted_zone": 1}})
     assert [a["priority"] for a in _alerts(urgent, _read("C-PRISON", "XYZ999"))] == [1]
 
 

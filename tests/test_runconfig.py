@@ -55,9 +55,9 @@ port = 9500
 [recovery]
 dir = "state"
 snapshot_interval_s = 5
-[engine]
-default_list_priority = 2
-list_priorities = { stolen_vehicle = 1 }
+[engine.priority]
+kinds = { plate_hit = 2 }
+lists = { stolen_vehicle = 1 }
 """,
         )
     )
@@ -75,8 +75,7 @@ list_priorities = { stolen_vehicle = 1 }
     assert c.watchlist_file == tmp_path / "lists" / "hot.csv", "relative to the file"
     assert c.metrics_port == 9500
     assert c.recovery_dir == tmp_path / "state" and c.snapshot_interval_s == 5.0
-    assert c.engine.default_list_priority == 2
-    assert dict(c.engine.list_priorities) == {"stolen_vehicle": 1}
+    assert c.engine.priority == {"kinds": {"plate_hit": 2}, "lists": {"stolen_vehicle": 1}}
 
 
 def test_metrics_can_be_off(tmp_path: Path) -> None:
@@ -97,9 +96,11 @@ def test_metrics_can_be_off(tmp_path: Path) -> None:
         ("[topics]\nalert = 'a'\n", "topics.alert", "unknown key"),
         ("kafka = 3\n", "kafka", "must be a table"),
         ("[kafka.client]\n'sasl.x' = [1]\n", "kafka.client.sasl.x", "strings, numbers"),
-        ("[engine]\ndefault_list_priority = 9\n", "engine", "default_list_priority"),
-        ("[engine]\npriority = 1\n", "engine.priority", "unknown key"),
-        ("[engine]\ntimezone = 'Bogota'\n", "engine", "IANA"),
+        ("[engine]\ndefault_list_priority = 2\n", "engine.default_list_priority", "kinds"),
+        ("[engine]\npriority = 1\n", "engine.priority", "expected struct"),
+        ("[engine]\nprio = 1\n", "engine.prio", "unknown field"),
+        ("[engine.priority.lists]\nwanted = 9\n", "engine.priority.lists.wanted", "1, 2, 3"),
+        ("[engine]\ntimezone = 'Bogota'\n", "engine.timezone", "IANA"),
         ("[engine]\nunknown_sensor = 'drop'\n", "engine.unknown_sensor", "reject, accept"),
         ("[engine.list_zones]\nwanted = 'S1'\n", "engine.list_zones", "lists of zone ids"),
         ("[engine.list_zones]\nwanted = ['S1']\n", "engine.list_zones", "set [places] zones"),

@@ -111,7 +111,7 @@ class Zones:
     def zone(
         self, i: int
     ) -> tuple[
-        str, str, str, int, list[tuple[int, int]], list[str] | None, str | None, str | None
+        str, str, str, int | None, list[tuple[int, int]], list[str] | None, str | None, str | None
     ]: ...
     def __len__(self) -> int: ...
 

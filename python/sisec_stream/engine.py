@@ -38,15 +38,14 @@ class EngineConfig:
 
     Attributes:
         max_event_bytes: Larger events are rejected as ``too_large``.
-        default_list_priority: Priority of hits on lists not in ``list_priorities``.
-        list_priorities: Priority (1 = most urgent .. 4) of a hit per watchlist list.
-        button_priorities: Priority of a press per device kind.
+        priority: The priority model (``[engine.priority]``, see docs/priority.md):
+            base priorities by alert ``kinds``, watchlist ``lists``, ``devices`` and
+            ``calls``; ``zones`` boosts by zone kind; ``confidence.score_levels``;
+            ``repetition``. Tables merge over the built-in defaults key by key.
         timezone: IANA time zone of zone ``active`` windows when a zone names none.
         unknown_sensor: An event from a camera or device missing from a loaded
             registry is rejected (``reject``, reason ``unknown_sensor``) or placed by
             its own coordinates (``accept``: mobile cameras).
-        restricted_zone_priority: Priority of a read of a plate not on a
-            restricted zone's allow list (before zone boosts).
         list_zones: Per-list geofences: hits on the list alert only inside these
             zones (zone ids, or ``kind:<kind>``).
         incidents: The incident stage's settings (de-duplication windows,
@@ -55,37 +54,28 @@ class EngineConfig:
     """
 
     max_event_bytes: int = 65_536
-    default_list_priority: int = 3
-    list_priorities: Mapping[str, int] = field(
-        default_factory=lambda: {
-            "amber_alert": 1,
-            "stolen_vehicle": 2,
-            "wanted": 2,
-            "stolen_plate": 3,
-        }
-    )
-    button_priorities: Mapping[str, int] = field(
-        default_factory=lambda: {
-            "panic": 1,
-            "school_link": 1,
-            "community_alarm": 2,
-            "business_aid": 2,
-        }
-    )
+    priority: Mapping[str, Any] = field(default_factory=dict)
     timezone: str = "UTC"
     unknown_sensor: Literal["reject", "accept"] = "reject"
-    restricted_zone_priority: int = 2
     list_zones: Mapping[str, Sequence[str]] = field(default_factory=dict)
     incidents: Mapping[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> str:
         """The JSON form the Rust core reads."""
         d = asdict(self)
-        d["list_priorities"] = dict(self.list_priorities)
-        d["button_priorities"] = dict(self.button_priorities)
+        d["priority"] = _plain(self.priority)
         d["list_zones"] = {k: list(v) for k, v in self.list_zones.items()}
-        d["incidents"] = dict(self.incidents)
+        d["incidents"] = _plain(self.incidents)
         return json.dumps(d)
+
+
+def _plain(v: Any) -> Any:
+    """Nested mappings and sequences as JSON-ready dicts and lists."""
+    if isinstance(v, Mapping):
+        return {k: _plain(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_plain(x) for x in v]
+    return v
 
 
 @dataclass(frozen=True, slots=True)

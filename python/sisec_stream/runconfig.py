@@ -9,13 +9,15 @@ See ``docs/run.md`` for an annotated example.
 
 from __future__ import annotations
 
+import json
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, cast
 
-from sisec_stream.engine import Engine, EngineConfig
+from sisec_stream import _core
+from sisec_stream.engine import EngineConfig
 from sisec_stream.errors import ConfigError
 from sisec_stream.watchlist import ListSettings, Watchlist, WatchlistConfig
 
@@ -165,7 +167,8 @@ class RunConfig:
         metrics = r.table("metrics", {"host", "port", "enabled"})
         recovery = r.table("recovery", {"dir", "snapshot_interval_s"})
         topics_t = r.table("topics", set(Topics.__dataclass_fields__))
-        engine_t = r.table("engine", set(EngineConfig.__dataclass_fields__))
+        # The core names unknown, moved and nested engine keys itself (r.engine).
+        engine_t = r.table("engine", set(r.doc.get("engine", {}) or {}))
         places = r.table("places", {"zones", "cameras", "devices", "reload_interval_s"})
         r.no_other_tables(
             {"kafka", "source", "watchlist", "metrics", "recovery", "topics", "engine", "places"}
@@ -370,10 +373,14 @@ class _Reader:
                 'must be a table of lists of zone ids, e.g. stolen_plate = ["kind:school"]',
             )
         try:
-            config = EngineConfig(**t)
-            # The core checks every value: fail at load, not at run. Geofences are
+            # The core checks every key and value, nested ones (priority.lists.x) and
+            # keys that moved included: fail at load, not at run. Geofences are
             # checked against the zones when they are loaded.
-            Engine(replace(config, list_zones={}))
-        except (TypeError, ValueError) as e:
-            raise self.fail("engine", f"{e}") from e
-        return config
+            _core.Engine(json.dumps({k: v for k, v in t.items() if k != "list_zones"}))
+        except ConfigError as e:
+            key = f"engine.{e.key}" if e.key else "engine"
+            problem = str(e).removeprefix(f"config key `{e.key}`: ")
+            raise self.fail(key, problem) from e
+        except TypeError as e:  # a TOML date or time: JSON has none
+            raise self.fail("engine", f"{e}; write times as numbers or strings") from e
+        return EngineConfig(**t)

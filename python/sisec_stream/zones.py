@@ -39,7 +39,8 @@ class Zone:
 
     Attributes:
         zone_id, name, kind: Identity (``kind``: sector, school, restricted, ...).
-        priority_boost: Levels an alert inside is raised (positive) or lowered.
+        priority_boost: Levels an alert inside is raised (positive) or lowered; None:
+            the boost of its kind (``[engine.priority] zones``), if any.
         active: Local windows ``(start_minute, end_minute)``; empty: always.
         lists: Only hits on these watchlist lists alert here; None: all.
         allow_list: A restricted zone: plates NOT on this allow list alert.
@@ -49,7 +50,7 @@ class Zone:
     zone_id: str
     name: str
     kind: str
-    priority_boost: int = 0
+    priority_boost: int | None = None
     active: tuple[tuple[int, int], ...] = ()
     lists: tuple[str, ...] | None = None
     allow_list: str | None = None

@@ -9,7 +9,7 @@ use crate::zones::Zone;
 use serde::Serialize;
 
 /// Version of the alert JSON layout; bump on incompatible changes.
-pub const ALERT_SCHEMA_VERSION: u32 = 1;
+pub const ALERT_SCHEMA_VERSION: u32 = 2;
 
 /// What an alert is about.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -68,11 +68,11 @@ pub struct Scene<'a> {
 
 impl Scene<'_> {
     /// `priority` after the zone boost, and the reason when it changed.
-    fn boosted(&self, priority: u8) -> (u8, Option<String>) {
+    pub(crate) fn boosted(&self, priority: u8) -> (u8, Option<String>) {
         let Some((b, zone)) = self.boost else {
             return (priority, None);
         };
-        let new = (i16::from(priority) - i16::from(b)).clamp(1, 4) as u8;
+        let new = crate::priority::shift(priority, i16::from(b));
         if new == priority {
             return (priority, None);
         }
@@ -82,13 +82,18 @@ impl Scene<'_> {
         } else {
             &zone.name
         };
-        (
-            new,
-            Some(format!(
+        let reason = if zone.priority_boost.is_some() {
+            format!(
                 "zone {name} ({}) {verb} the priority: P{priority} -> P{new}",
                 zone.kind
-            )),
-        )
+            )
+        } else {
+            format!(
+                "{} zones {verb} the priority: P{priority} -> P{new} (zone {name})",
+                zone.kind
+            )
+        };
+        (new, Some(reason))
     }
 
     fn zone_docs(&self) -> Vec<ZoneDoc<'_>> {
@@ -135,6 +140,7 @@ struct AlertDoc<'a, D: Serialize> {
     update: u16,
     kind: &'static str,
     priority: u8,
+    score: f64,
     reasons: Vec<String>,
     event_time: String,
     emitted_at: String,
@@ -242,6 +248,8 @@ struct Head<'a> {
     incident_key: String,
     /// Before the zone boost.
     priority: u8,
+    /// How sure the engine is that the alert is about a real event (0..1).
+    score: f64,
     reasons: Vec<String>,
     event_id: &'a str,
     ts_ms: i64,
@@ -255,6 +263,7 @@ fn build<D: Serialize>(head: Head<'_>, scene: &Scene<'_>, details: D) -> Alert {
         alert_id,
         incident_key,
         priority,
+        score,
         mut reasons,
         event_id,
         ts_ms,
@@ -268,6 +277,7 @@ fn build<D: Serialize>(head: Head<'_>, scene: &Scene<'_>, details: D) -> Alert {
         update: 0,
         kind: kind.as_str(),
         priority,
+        score,
         reasons,
         event_time: format_rfc3339_utc(ts_ms),
         emitted_at: format_rfc3339_utc(now_ms),
@@ -317,6 +327,10 @@ pub struct Listing<'a> {
     pub listed: &'a str,
     /// The list's (or entry's) priority before the match strength demotes it.
     pub base_priority: u8,
+    /// The rule that set `base_priority`, in words.
+    pub base_rule: String,
+    /// Levels the match score lowers it (`PriorityConfig::demotion`).
+    pub demotion: u8,
 }
 
 fn how_matched(hit: &Hit, listed: &str) -> String {
@@ -365,8 +379,10 @@ pub fn plate_hit(
         list,
         listed,
         base_priority,
+        ref base_rule,
+        demotion,
     } = *listing;
-    let priority = (base_priority + hit.demotion()).min(4);
+    let priority = crate::priority::shift(base_priority, -i16::from(demotion));
     let plate = listed;
     let alert_id = stable_id("hit", &[event_id, &read.camera_id, &entry.entry_id]);
     let incident_key = format!(
@@ -394,13 +410,13 @@ pub fn plate_hit(
     if hit.corroboration & corroboration::VEHICLE_MISMATCH != 0 {
         reasons.push("make/colour differ from the entry".into());
     }
-    reasons.push(match (entry.priority, hit.demotion()) {
-        (Some(p), 0) => format!("entry {} is set to P{p}", entry.entry_id),
-        (None, 0) => format!("hits on list {list} page at P{priority}"),
-        (_, _) => format!(
-            "P{base_priority} on this list, shown at P{priority}: the match alone is weak evidence"
-        ),
-    });
+    reasons.push(base_rule.clone());
+    if priority != base_priority {
+        reasons.push(format!(
+            "the match alone is weak evidence (score {:.2}): P{base_priority} -> P{priority}",
+            hit.score
+        ));
+    }
     let mut corroborated_by = Vec::new();
     let mut contradicted_by = Vec::new();
     if hit.corroboration & corroboration::CANDIDATE != 0 {
@@ -448,6 +464,7 @@ pub fn plate_hit(
             alert_id,
             incident_key,
             priority,
+            score: details.match_.score,
             reasons,
             event_id,
             ts_ms,
@@ -489,6 +506,7 @@ pub fn device_alert(
             alert_id,
             incident_key,
             priority,
+            score: 1.0,
             reasons,
             event_id,
             ts_ms,
@@ -545,7 +563,7 @@ pub fn restricted_zone(
             "plate {plate} (read as {:?} by camera {}) is not on allow list {allow_list} of restricted zone {name}",
             read.plate_raw, read.camera_id
         ),
-        format!("unauthorised plates in restricted zones page at P{priority}"),
+        format!("plates not on a restricted zone's allow list page at P{priority}"),
     ];
     build(
         Head {
@@ -553,6 +571,8 @@ pub fn restricted_zone(
             alert_id,
             incident_key,
             priority,
+            // The read may be a misread of an authorised plate: as sure as the read.
+            score: read.confidence.map_or(1.0, crate::incidents::round6),
             reasons,
             event_id,
             ts_ms,

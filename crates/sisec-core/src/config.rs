@@ -2,7 +2,7 @@
 //! alert pages. Deserialised from JSON (the Python layer turns TOML or keyword
 //! arguments into that JSON) and checked before any event is processed.
 
-use crate::event::DeviceKind;
+use crate::priority::PriorityConfig;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -13,19 +13,13 @@ use std::fmt;
 pub struct EngineConfig {
     /// Events larger than this are rejected as `too_large`.
     pub max_event_bytes: usize,
-    /// Priority of a hit on a list missing from `list_priorities`.
-    pub default_list_priority: u8,
-    /// Priority of a hit per watchlist list (1 = most urgent .. 4).
-    pub list_priorities: BTreeMap<String, u8>,
-    /// Priority of a button press per device kind.
-    pub button_priorities: BTreeMap<String, u8>,
+    /// The priority model: every rule that decides how urgently an alert pages.
+    pub priority: PriorityConfig,
     /// Time zone (IANA name) of zone `active` windows for zones that name none.
     pub timezone: String,
     /// What to do with an event from a camera or device missing from its
     /// registry (when a registry is loaded).
     pub unknown_sensor: UnknownSensor,
-    /// Priority of a read of a plate not on a restricted zone's allow list.
-    pub restricted_zone_priority: u8,
     /// Per-list geofences: hits on the list alert only inside these zones
     /// (zone ids, or `kind:<kind>` for every zone of a kind).
     pub list_zones: BTreeMap<String, Vec<String>>,
@@ -47,26 +41,11 @@ pub enum UnknownSensor {
 
 impl Default for EngineConfig {
     fn default() -> Self {
-        let lists = [
-            ("amber_alert", 1),
-            ("stolen_vehicle", 2),
-            ("wanted", 2),
-            ("stolen_plate", 3),
-        ];
-        let buttons = [
-            ("panic", 1),
-            ("school_link", 1),
-            ("community_alarm", 2),
-            ("business_aid", 2),
-        ];
         EngineConfig {
             max_event_bytes: 65_536,
-            default_list_priority: 3,
-            list_priorities: lists.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
-            button_priorities: buttons.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+            priority: PriorityConfig::default(),
             timezone: "UTC".into(),
             unknown_sensor: UnknownSensor::Reject,
-            restricted_zone_priority: 2,
             list_zones: BTreeMap::new(),
             incidents: Default::default(),
         }
@@ -92,23 +71,85 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
-fn check_priority(key: String, p: u8) -> Result<(), ConfigError> {
-    if (1..=4).contains(&p) {
-        Ok(())
-    } else {
-        Err(ConfigError {
-            key,
-            message: format!("priority {p} is not 1, 2, 3 or 4 (1 = most urgent)"),
-        })
+/// Keys the priority model replaced, and where each went: an old config must
+/// fail with the way forward, not with "unknown field".
+const MOVED: [(&str, &str); 10] = [
+    ("default_list_priority", "priority.kinds.plate_hit"),
+    ("list_priorities", "priority.lists"),
+    ("button_priorities", "priority.devices"),
+    ("restricted_zone_priority", "priority.kinds.restricted_zone"),
+    (
+        "incidents.offline_priority",
+        "priority.kinds.device_offline",
+    ),
+    ("incidents.tamper_priority", "priority.kinds.device_tamper"),
+    ("incidents.call_priority", "priority.kinds.call_incident"),
+    (
+        "incidents.presses_per_level",
+        "priority.repetition.presses_per_level",
+    ),
+    (
+        "incidents.calls_per_level",
+        "priority.repetition.calls_per_level",
+    ),
+    ("incidents.call_types.*.priority", "priority.calls.<type>"),
+];
+
+fn moved_keys(config: &serde_json::Value) -> Result<(), ConfigError> {
+    let moved = |old: &str, new: &str| {
+        ConfigError {
+        key: old.to_string(),
+        message: format!(
+            "moved to the priority model: write it as `{new}` ([engine.{}] in a run config; see docs/priority.md)",
+            new.rsplit_once('.').map_or(new, |(table, _)| table)
+        ),
     }
+    };
+    for (old, new) in MOVED {
+        let mut at = Some(config);
+        let mut path = String::new();
+        for part in old.split('.') {
+            if part == "*" {
+                // incidents.call_types.<type>.priority
+                let types = at.and_then(|v| v.as_object());
+                let hit = types.and_then(|t| {
+                    t.iter()
+                        .find(|(_, s)| s.get("priority").is_some())
+                        .map(|(name, _)| name.clone())
+                });
+                if let Some(name) = hit {
+                    return Err(moved(&format!("{path}.{name}.priority"), new));
+                }
+                at = None;
+                break;
+            }
+            if !path.is_empty() {
+                path.push('.');
+            }
+            path.push_str(part);
+            at = at.and_then(|v| v.get(part));
+        }
+        if at.is_some() {
+            return Err(moved(old, new));
+        }
+    }
+    Ok(())
 }
 
 impl EngineConfig {
     /// Parse JSON and check every value.
     pub fn from_json(json: &str) -> Result<Self, ConfigError> {
-        let config: EngineConfig = serde_json::from_str(json).map_err(|e| ConfigError {
+        let value: serde_json::Value = serde_json::from_str(json).map_err(|e| ConfigError {
             key: String::new(),
-            message: format!("engine config is not valid: {e}"),
+            message: format!("engine config is not valid JSON: {e}"),
+        })?;
+        moved_keys(&value)?;
+        let config: EngineConfig = serde_path_to_error::deserialize(&value).map_err(|e| {
+            let key = e.path().to_string();
+            ConfigError {
+                key: if key == "." { String::new() } else { key },
+                message: e.into_inner().to_string(),
+            }
         })?;
         config.check()?;
         Ok(config)
@@ -125,23 +166,7 @@ impl EngineConfig {
                 ),
             });
         }
-        check_priority("default_list_priority".into(), self.default_list_priority)?;
-        for (list, p) in &self.list_priorities {
-            check_priority(format!("list_priorities.{list}"), *p)?;
-        }
-        for (kind, p) in &self.button_priorities {
-            if !DeviceKind::ALL.iter().any(|k| k.as_str() == kind) {
-                return Err(ConfigError {
-                    key: format!("button_priorities.{kind}"),
-                    message: "unknown device kind; use panic, community_alarm, school_link or business_aid".into(),
-                });
-            }
-            check_priority(format!("button_priorities.{kind}"), *p)?;
-        }
-        check_priority(
-            "restricted_zone_priority".into(),
-            self.restricted_zone_priority,
-        )?;
+        self.priority.check()?;
         self.tz()?;
         self.incidents.check()?;
         for (list, zones) in &self.list_zones {
@@ -166,20 +191,12 @@ impl EngineConfig {
         })
     }
 
-    /// Priority of a hit on `list`.
-    pub fn list_priority(&self, list: &str) -> u8 {
-        self.list_priorities
-            .get(list)
-            .copied()
-            .unwrap_or(self.default_list_priority)
-    }
-
-    /// Priority of a press on a device of `kind`.
-    pub fn button_priority(&self, kind: DeviceKind) -> u8 {
-        self.button_priorities
-            .get(kind.as_str())
-            .copied()
-            .unwrap_or(2)
+    /// The incident stage's settings, with the priority rules it applies.
+    pub fn incident_stage(&self) -> crate::incidents::IncidentConfig {
+        crate::incidents::IncidentConfig {
+            priority: self.priority.clone(),
+            ..self.incidents.clone()
+        }
     }
 }
 
@@ -198,10 +215,15 @@ mod tests {
 
     #[test]
     fn errors_name_the_key() {
-        let e = EngineConfig::from_json(r#"{"list_priorities":{"wanted":9}}"#).unwrap_err();
-        assert_eq!(e.key, "list_priorities.wanted");
-        let e = EngineConfig::from_json(r#"{"button_priorities":{"siren":1}}"#).unwrap_err();
-        assert_eq!(e.key, "button_priorities.siren");
+        let e = EngineConfig::from_json(r#"{"priority":{"lists":{"wanted":9}}}"#).unwrap_err();
+        assert_eq!(e.key, "priority.lists.wanted");
+        let e = EngineConfig::from_json(r#"{"priority":{"devices":{"siren":1}}}"#).unwrap_err();
+        assert_eq!(e.key, "priority.devices.siren");
+        let e = EngineConfig::from_json(r#"{"priority":{"zones":{"school":"up"}}}"#).unwrap_err();
+        assert_eq!(e.key, "priority.zones.school", "{e}");
+        let e = EngineConfig::from_json(r#"{"priority":{"repetition":{"press":1}}}"#).unwrap_err();
+        assert_eq!(e.key, "priority.repetition.press", "{e}");
+        assert!(e.message.contains("press"), "{e}");
         let e = EngineConfig::from_json(r#"{"max_event_bytes":1}"#).unwrap_err();
         assert_eq!(e.key, "max_event_bytes");
         let e = EngineConfig::from_json(r#"{"timezone":"Medellin"}"#).unwrap_err();
@@ -212,5 +234,30 @@ mod tests {
         assert_eq!(e.key, "list_zones.wanted");
         let e = EngineConfig::from_json(r#"{"typo":1}"#).unwrap_err();
         assert!(e.message.contains("typo"), "{e}");
+    }
+
+    #[test]
+    fn moved_keys_say_where_they_went() {
+        for (json, key, new) in [
+            (
+                r#"{"list_priorities":{"a":1}}"#,
+                "list_priorities",
+                "priority.lists",
+            ),
+            (
+                r#"{"incidents":{"presses_per_level":2}}"#,
+                "incidents.presses_per_level",
+                "priority.repetition.presses_per_level",
+            ),
+            (
+                r#"{"incidents":{"call_types":{"hurto":{"priority":1}}}}"#,
+                "incidents.call_types.hurto.priority",
+                "priority.calls.<type>",
+            ),
+        ] {
+            let e = EngineConfig::from_json(json).unwrap_err();
+            assert_eq!(e.key, key);
+            assert!(e.message.contains(new), "{e}");
+        }
     }
 }

@@ -303,11 +303,11 @@ impl Run<'_> {
         let (kind, priority) = match press.action {
             ButtonAction::Press => (
                 Some(AlertKind::ButtonPress),
-                config.button_priority(press.device_kind),
+                config.priority.device(press.device_kind),
             ),
             ButtonAction::Tamper => (
                 Some(AlertKind::DeviceTamper),
-                config.incidents.tamper_priority,
+                config.priority.kind(AlertKind::DeviceTamper),
             ),
             ButtonAction::Heartbeat | ButtonAction::LowBattery => (None, 0),
         };
@@ -395,9 +395,12 @@ impl Run<'_> {
                 continue;
             }
             let listed = entry.listed();
-            let base_priority = watchlist
-                .priority_of(entry)
-                .unwrap_or_else(|| self.engine.config.list_priority(list));
+            let rules = &self.engine.config.priority;
+            let (base_priority, base_rule) = match (entry.priority, watchlist.priority_of(entry)) {
+                (Some(p), _) => (p, format!("entry {} is set to P{p}", entry.entry_id)),
+                (None, Some(p)) => (p, format!("the watchlist sets list {list} to P{p}")),
+                (None, None) => rules.list(list),
+            };
             let alert = alert::plate_hit(
                 &event.event_id,
                 event.ts_ms,
@@ -409,6 +412,8 @@ impl Run<'_> {
                     list,
                     listed: &listed,
                     base_priority,
+                    base_rule,
+                    demotion: rules.demotion(hit.score),
                 },
                 &scene,
             );
@@ -421,7 +426,8 @@ impl Run<'_> {
                         &scene,
                         &alert,
                         (AlertKind::PlateHit, &entry.entry_id, list),
-                        (hit.kind, hit.score, base_priority),
+                        // Corroborated, it pages as a strong match would here.
+                        (hit.kind, hit.score, scene.boosted(base_priority).0),
                     );
                     routes.push(&entry.entry_id, &signal);
                 }
@@ -437,7 +443,7 @@ impl Run<'_> {
             if allowed(&read.plate) || read.candidates.iter().any(|c| allowed(&c.plate)) {
                 continue;
             }
-            let base = self.engine.config.restricted_zone_priority;
+            let base = self.engine.config.priority.kind(AlertKind::RestrictedZone);
             let alert = alert::restricted_zone(
                 &event.event_id,
                 event.ts_ms,

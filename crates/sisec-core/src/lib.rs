@@ -16,6 +16,7 @@ pub mod incidents;
 pub mod json;
 pub mod places;
 pub mod plate;
+pub mod priority;
 pub mod registry;
 pub mod reject;
 pub mod timestamp;

@@ -75,6 +75,8 @@ pub struct Places {
     geofences: FxHashMap<String, Vec<u64>>,
     tz: chrono_tz::Tz,
     unknown: UnknownSensor,
+    /// Boosts by zone kind (`[engine.priority] zones`).
+    kind_boosts: std::collections::BTreeMap<String, i8>,
 }
 
 /// Where an event was placed.
@@ -139,6 +141,7 @@ impl Places {
             geofences,
             tz: config.tz()?,
             unknown: config.unknown_sensor,
+            kind_boosts: config.priority.zones.clone(),
         })
     }
 
@@ -220,11 +223,14 @@ impl Places {
     }
 
     /// The boost that applies among `active` zones, with the zone giving it:
-    /// the largest raise, or if no zone raises, the largest lowering.
+    /// the largest raise, or if no zone raises, the largest lowering. A zone's
+    /// own `priority_boost` wins over its kind's.
     pub fn boost(&self, active: &[u32]) -> Option<(i8, u32)> {
-        let boosts = active
-            .iter()
-            .map(|&i| (self.zones.zone(i).priority_boost, i));
+        let boosts = active.iter().map(|&i| {
+            let z = self.zones.zone(i);
+            let kind = || self.kind_boosts.get(&z.kind).copied();
+            (z.priority_boost.or_else(kind).unwrap_or(0), i)
+        });
         let up = boosts.clone().filter(|b| b.0 > 0).max_by_key(|b| b.0);
         up.or_else(|| boosts.filter(|b| b.0 < 0).min_by_key(|b| b.0))
     }

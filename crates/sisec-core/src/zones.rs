@@ -29,7 +29,9 @@ pub struct Zone {
     pub zone_id: String,
     pub name: String,
     pub kind: String,
-    pub priority_boost: i8,
+    /// Levels this zone raises (+) or lowers (-) priorities; `None`: its
+    /// kind's boost from `[engine.priority] zones` applies.
+    pub priority_boost: Option<i8>,
     /// Local time windows `[start, end)` in minutes of the day (end < start wraps).
     pub active: Vec<(u16, u16)>,
     /// Only hits on these lists alert here (`None`: every list).
@@ -213,12 +215,13 @@ impl Zones {
             }
             let s = |k: &str| string_prop(&props, k).map_err(&fail);
             let boost = match props.get("priority_boost") {
-                None | Some(Value::Null) => 0,
-                Some(v) => v
-                    .as_i64()
-                    .filter(|b| (-3..=3).contains(b))
-                    .ok_or_else(|| fail("priority_boost must be a whole number -3..3".into()))?
-                    as i8,
+                None | Some(Value::Null) => None,
+                Some(v) => Some(
+                    v.as_i64()
+                        .filter(|b| (-3..=3).contains(b))
+                        .ok_or_else(|| fail("priority_boost must be a whole number -3..3".into()))?
+                        as i8,
+                ),
             };
             let active = match s("active")? {
                 None => Vec::new(),
@@ -559,7 +562,7 @@ mod tests {
         let s = z.zone(0);
         assert_eq!(
             (s.name.as_str(), s.kind.as_str(), s.priority_boost),
-            ("Colegio", "school", 1)
+            ("Colegio", "school", Some(1))
         );
         assert_eq!(s.lists.as_deref(), Some(&["wanted".to_string()][..]));
         assert_eq!(s.allow_list.as_deref(), Some("flota"));

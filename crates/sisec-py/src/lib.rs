@@ -110,17 +110,15 @@ impl PyWatchlist {
     }
 }
 
-/// The engine's default list priorities, for hits outside an engine.
-static DEFAULTS: std::sync::LazyLock<core::EngineConfig> =
-    std::sync::LazyLock::new(core::EngineConfig::default);
+/// The default priority rules, for hits outside an engine.
+static DEFAULTS: std::sync::LazyLock<core::priority::PriorityConfig> =
+    std::sync::LazyLock::new(Default::default);
 
 fn hit_tuple(wl: &core::Watchlist, read: &core::Plate, h: &core::Hit) -> HitTuple {
     use core::watchlist::corroboration as c;
     let e = wl.entry(h.entry);
     let list = wl.list_name(e.list);
-    let base = wl
-        .priority_of(e)
-        .unwrap_or_else(|| DEFAULTS.list_priority(list));
+    let base = wl.priority_of(e).unwrap_or_else(|| DEFAULTS.list(list).0);
     let mut corroboration = Vec::new();
     for (flag, name) in [
         (c::CANDIDATE, "candidate"),
@@ -138,7 +136,7 @@ fn hit_tuple(wl: &core::Watchlist, read: &core::Plate, h: &core::Hit) -> HitTupl
         read.to_string(),
         h.kind.as_str(),
         h.score,
-        (base + h.demotion()).min(4),
+        core::priority::shift(base, -i16::from(DEFAULTS.demotion(h.score))),
         h.substitutions()
             .iter()
             .map(|s| (s.pos + 1, s.read as char, s.listed as char))
@@ -509,7 +507,7 @@ impl PyZones {
         String,
         String,
         String,
-        i8,
+        Option<i8>,
         Vec<(u16, u16)>,
         Option<Vec<String>>,
         Option<String>,
@@ -690,7 +688,7 @@ fn incident_config(config_json: Option<&str>) -> PyResult<Arc<core::incidents::I
             .map_err(|e| ConfigError::new_err((e.to_string(), e.key)))?,
         None => core::EngineConfig::default(),
     };
-    Ok(Arc::new(config.incidents))
+    Ok(Arc::new(config.incident_stage()))
 }
 
 #[pymethods]

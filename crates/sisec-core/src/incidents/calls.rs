@@ -209,7 +209,7 @@ impl Calls {
         let ii = match joined {
             Some(ii) => ii,
             None => {
-                let base = config.call_type_priority(itype);
+                let base = config.priority.call(itype);
                 self.next_incident += 1;
                 self.incidents.push(Incident {
                     id: self.next_incident,
@@ -259,7 +259,9 @@ impl Calls {
         if !opening {
             inc.updates = inc.updates.saturating_add(1);
         }
-        let levels = (inc.calls.len() / usize::from(config.calls_per_level.max(1))) as u8;
+        let levels = (inc.calls.len()
+            / usize::from(config.priority.repetition.calls_per_level.max(1)))
+            as u8;
         inc.priority = inc.base_priority.saturating_sub(levels).max(1);
         self.emit(ii, e.ts_ms, now_ms, config, out);
     }
@@ -321,7 +323,7 @@ impl Calls {
                 "{} calls raise it to P{} (a level every {})",
                 inc.calls.len(),
                 inc.priority,
-                config.calls_per_level
+                config.priority.repetition.calls_per_level
             ));
         }
         let call_ids: Vec<&str> = inc
@@ -348,6 +350,8 @@ impl Calls {
         v.insert("update".into(), inc.updates.into());
         v.insert("kind".into(), AlertKind::CallIncident.as_str().into());
         v.insert("priority".into(), inc.priority.into());
+    // A silence, a return or a caller is what it is: no doubt to weigh.
+    v.insert("score".into(), 1.0.into());
         v.insert("reasons".into(), reasons.into());
         v.insert("event_time".into(), format_rfc3339_utc(ts_ms).into());
         v.insert("emitted_at".into(), format_rfc3339_utc(now_ms).into());

@@ -2,16 +2,17 @@
 //! default, checked with the key named on error.
 
 use crate::config::ConfigError;
+use crate::priority::PriorityConfig;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
-/// Per incident type: how far and how long apart calls may be and still be one incident.
+/// Per incident type: how far and how long apart calls may be and still be one
+/// incident (its priority is in `[engine.priority] calls`).
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct CallTypeSettings {
     pub radius_m: Option<f64>,
     pub window_s: Option<u32>,
-    pub priority: Option<u8>,
 }
 
 /// How the incident stage de-duplicates, corroborates, supervises and clusters.
@@ -36,41 +37,27 @@ pub struct IncidentConfig {
     pub track_max: u16,
     /// Presses of one device within this time of the last are one alert.
     pub press_window_s: u32,
-    /// Every this many presses raise the press alert one level.
-    pub presses_per_level: u16,
     /// Expected heartbeat interval per device kind (default for others: 300 s).
     pub heartbeat_interval_s: BTreeMap<String, u32>,
     /// Silence beyond interval + grace raises `device_offline`.
     pub heartbeat_grace_s: u32,
-    pub offline_priority: u8,
-    pub tamper_priority: u8,
     /// Calls within this distance and time of an incident's calls join it.
     pub call_radius_m: f64,
     pub call_window_s: u32,
-    /// Per incident type overrides (radius, window, priority).
+    /// Per incident type overrides (radius, window).
     pub call_types: BTreeMap<String, CallTypeSettings>,
     /// Groups of incident types that may be one incident (a type always
     /// matches itself), e.g. `[["riña", "disparos"]]`.
     pub compatible_types: Vec<Vec<String>>,
-    /// Priority of a call incident whose type sets none.
-    pub call_priority: u8,
-    /// Every this many calls raise the incident one level.
-    pub calls_per_level: u16,
+    /// The priority rules, from `[engine.priority]` (`EngineConfig::incident_stage`).
+    #[serde(skip)]
+    pub priority: PriorityConfig,
 }
 
 const DEFAULT_HEARTBEAT_S: u32 = 300;
 
 impl Default for IncidentConfig {
     fn default() -> Self {
-        let types = [
-            ("disparos", 1),
-            ("riña", 2),
-            ("hurto", 2),
-            ("violencia_intrafamiliar", 2),
-            ("accidente_transito", 2),
-            ("emergencia_medica", 2),
-            ("incendio", 1),
-        ];
         IncidentConfig {
             shards: 64,
             lateness_s: 30,
@@ -80,29 +67,13 @@ impl Default for IncidentConfig {
             max_speed_kmh: 180.0,
             track_max: 16,
             press_window_s: 60,
-            presses_per_level: 3,
             heartbeat_interval_s: BTreeMap::new(),
             heartbeat_grace_s: 120,
-            offline_priority: 3,
-            tamper_priority: 2,
             call_radius_m: 100.0,
             call_window_s: 600,
-            call_types: types
-                .iter()
-                .map(|(t, p)| {
-                    (
-                        t.to_string(),
-                        CallTypeSettings {
-                            radius_m: None,
-                            window_s: None,
-                            priority: Some(*p),
-                        },
-                    )
-                })
-                .collect(),
+            call_types: BTreeMap::new(),
             compatible_types: vec![vec!["riña".into(), "disparos".into()]],
-            call_priority: 3,
-            calls_per_level: 3,
+            priority: PriorityConfig::default(),
         }
     }
 }
@@ -111,14 +82,6 @@ fn err(key: &str, message: impl Into<String>) -> ConfigError {
     ConfigError {
         key: format!("incidents.{key}"),
         message: message.into(),
-    }
-}
-
-fn priority(key: &str, p: u8) -> Result<(), ConfigError> {
-    if (1..=4).contains(&p) {
-        Ok(())
-    } else {
-        Err(err(key, format!("priority {p} is not 1, 2, 3 or 4")))
     }
 }
 
@@ -158,9 +121,6 @@ impl IncidentConfig {
         if self.track_max < 2 {
             return Err(err("track_max", "keep at least 2 sightings"));
         }
-        if self.presses_per_level == 0 || self.calls_per_level == 0 {
-            return Err(err("presses_per_level", "must be at least 1"));
-        }
         if !(self.call_radius_m > 0.0 && self.call_radius_m <= 10_000.0) {
             return Err(err("call_radius_m", "use metres, 1..10000"));
         }
@@ -178,13 +138,7 @@ impl IncidentConfig {
                 return Err(err(&format!("heartbeat_interval_s.{kind}"), "must be > 0"));
             }
         }
-        priority("offline_priority", self.offline_priority)?;
-        priority("tamper_priority", self.tamper_priority)?;
-        priority("call_priority", self.call_priority)?;
         for (t, s) in &self.call_types {
-            if let Some(p) = s.priority {
-                priority(&format!("call_types.{t}.priority"), p)?;
-            }
             if s.radius_m.is_some_and(|r| !(r > 0.0 && r <= 10_000.0)) {
                 return Err(err(
                     &format!("call_types.{t}.radius_m"),
@@ -223,14 +177,6 @@ impl IncidentConfig {
             t.and_then(|t| t.radius_m).unwrap_or(self.call_radius_m),
             i64::from(t.and_then(|t| t.window_s).unwrap_or(self.call_window_s)) * 1000,
         )
-    }
-
-    /// Base priority of a call incident of `incident_type`.
-    pub fn call_type_priority(&self, incident_type: &str) -> u8 {
-        self.call_types
-            .get(incident_type)
-            .and_then(|t| t.priority)
-            .unwrap_or(self.call_priority)
     }
 
     /// May calls of types `a` and `b` be one incident?

@@ -130,7 +130,6 @@ impl Devices {
                 AlertKind::DeviceOffline,
                 deadline,
                 now_ms,
-                config.offline_priority,
                 config,
             ));
         }
@@ -146,7 +145,6 @@ impl Devices {
                 AlertKind::DeviceRestored,
                 e.ts_ms,
                 now_ms,
-                4,
                 config,
             ));
         }
@@ -163,7 +161,7 @@ impl Devices {
         let window_ms = i64::from(config.press_window_s) * 1000;
         let (run, what, base) = match e.action {
             ButtonAction::Press => (&mut d.presses, "press", e.priority),
-            ButtonAction::Tamper => (&mut d.tampers, "tamper", config.tamper_priority),
+            ButtonAction::Tamper => (&mut d.tampers, "tamper", e.priority),
             ButtonAction::Heartbeat | ButtonAction::LowBattery => return,
         };
         if e.alert.is_empty() {
@@ -183,7 +181,7 @@ impl Devices {
             };
             0
         };
-        let levels = (run.count / config.presses_per_level.max(1)) as u8;
+        let levels = (run.count / config.priority.repetition.presses_per_level.max(1)) as u8;
         let escalated = base.saturating_sub(levels).max(1);
         run.priority = run.priority.min(escalated);
         let mut reasons = Vec::new();
@@ -195,8 +193,8 @@ impl Devices {
         }
         if run.priority < base {
             reasons.push(format!(
-                "{} {what}es raise it from P{base} to P{}",
-                run.count, run.priority
+                "{} {what}es raise it from P{base} to P{} (a level every {})",
+                run.count, run.priority, config.priority.repetition.presses_per_level
             ));
         }
         let mut incident = Map::new();
@@ -206,6 +204,7 @@ impl Devices {
         out.push(rewrite_alert(
             e.alert,
             &Update {
+                score: None,
                 alert_id: &run_id(&d.id, what, run.opened_ms),
                 incident_key: None,
                 update,
@@ -240,7 +239,6 @@ impl Devices {
                 AlertKind::DeviceOffline,
                 at,
                 now_ms,
-                config.offline_priority,
                 config,
             ));
         }
@@ -315,9 +313,9 @@ fn status_alert(
     kind: AlertKind,
     at_ms: i64,
     now_ms: i64,
-    priority: u8,
     config: &IncidentConfig,
 ) -> Alert {
+    let priority = config.priority.kind(kind);
     let interval_s = config.heartbeat_ms(d.kind.as_str()) / 1000;
     let (what, reasons) = match kind {
         AlertKind::DeviceOffline => (
@@ -335,11 +333,10 @@ fn status_alert(
         ),
         _ => (
             "restored",
-            vec![format!(
-                "{} device {} is reporting again",
-                d.kind.as_str(),
-                d.id
-            )],
+            vec![
+                format!("{} device {} is reporting again", d.kind.as_str(), d.id),
+                format!("restored devices page at P{priority}"),
+            ],
         ),
     };
     let mut v = Map::new();
@@ -348,6 +345,8 @@ fn status_alert(
     v.insert("update".into(), 0.into());
     v.insert("kind".into(), kind.as_str().into());
     v.insert("priority".into(), priority.into());
+    // A silence, a return or a caller is what it is: no doubt to weigh.
+    v.insert("score".into(), 1.0.into());
     v.insert("reasons".into(), reasons.into());
     v.insert("event_time".into(), format_rfc3339_utc(at_ms).into());
     v.insert("emitted_at".into(), format_rfc3339_utc(now_ms).into());

@@ -135,6 +135,8 @@ pub(crate) struct Update<'a> {
     /// 0 for the page, then 1, 2, ...
     pub update: u16,
     pub priority: u8,
+    /// Replaces the document's `score` when set (corroboration combines them).
+    pub score: Option<f64>,
     /// Appended to the document's reasons.
     pub extra_reasons: &'a [String],
     /// The `incident` object: what the incident is so far.

@@ -208,6 +208,7 @@ impl Plates {
                 out.push(rewrite_alert(
                     s.alert,
                     &Update {
+                        score: None,
                         alert_id: &incident_id(key, open.opened_ms),
                         incident_key: None,
                         update: 0,
@@ -256,6 +257,7 @@ impl Plates {
                 out.push(rewrite_alert(
                     s.alert,
                     &Update {
+                        score: None,
                         alert_id: &incident_id(key, o.opened_ms),
                         incident_key: None,
                         update: o.updates,
@@ -329,7 +331,9 @@ impl Plates {
             let s1 = f32::from(o.score_milli) / 1000.0;
             let combined = 1.0 - (1.0 - s1) * (1.0 - s.score.clamp(0.0, 1.0));
             o.score_milli = (combined * 1000.0).round() as u16;
-            o.priority = o.priority.min(o.base_priority);
+            if config.priority.repetition.corroboration {
+                o.priority = o.priority.min(o.base_priority);
+            }
             let o = o.clone();
             let how = if exact {
                 "read the listed plate exactly"
@@ -363,6 +367,7 @@ impl Plates {
             out.push(rewrite_alert(
                 s.alert,
                 &Update {
+                    score: Some(f64::from(o.score_milli) / 1000.0),
                     alert_id: &incident_id(key, o.opened_ms),
                     incident_key: Some(&incident_key),
                     update: o.updates,

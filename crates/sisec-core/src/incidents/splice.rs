@@ -126,6 +126,10 @@ pub(crate) fn rewrite(doc: &[u8], u: &Update<'_>) -> Alert {
                 out.extend_from_slice(u.update.to_string().as_bytes());
             }
             "priority" => out.extend_from_slice(u.priority.to_string().as_bytes()),
+            "score" if u.score.is_some() => {
+                let score = serde_json::to_string(&u.score).expect("numbers serialise");
+                out.extend_from_slice(score.as_bytes());
+            }
             "emitted_at" => {
                 out.extend_from_slice(json_str(&format_rfc3339_utc(u.now_ms)).as_bytes())
             }
@@ -192,6 +196,7 @@ mod tests {
         incident.insert("sightings".into(), 2.into());
         let reasons = ["sighting 2 \u{e9}".to_string()];
         let u = Update {
+            score: None,
             alert_id: "inc-1",
             incident_key: None,
             update: 3,

@@ -324,18 +324,6 @@ impl Hit {
     pub fn substitutions(&self) -> &[Sub] {
         &self.subs[..usize::from(self.n_subs)]
     }
-
-    /// How many priority levels below its list's this hit pages (see
-    /// `docs/watchlist.md`): strong evidence pages at the list's priority, weak
-    /// evidence is shown without paging urgently.
-    pub fn demotion(&self) -> u8 {
-        match self.score {
-            s if s >= 0.8 => 0,
-            s if s >= 0.5 => 1,
-            s if s >= 0.2 => 2,
-            _ => 3,
-        }
-    }
 }
 
 /// A read to match.

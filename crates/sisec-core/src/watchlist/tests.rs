@@ -56,7 +56,10 @@ fn lookalike_of_an_impossible_read_is_strong() {
         }]
     );
     assert!(h.score > 0.9, "{}", h.score);
-    assert_eq!(h.demotion(), 0);
+    assert_eq!(
+        crate::priority::PriorityConfig::default().demotion(h.score),
+        0
+    );
 }
 
 #[test]
@@ -66,7 +69,10 @@ fn lookalike_of_a_plausible_read_is_weak_unless_unsure_or_corroborated() {
     let h = one(&w, &ReadQuery::plate(&read, 0));
     assert_eq!(h.kind, MatchKind::Lookalike);
     assert!(h.score < 0.05, "{}", h.score);
-    assert_eq!(h.demotion(), 3);
+    assert_eq!(
+        crate::priority::PriorityConfig::default().demotion(h.score),
+        3
+    );
     let unsure = ReadQuery {
         confidence: Some(0.4),
         ..ReadQuery::plate(&read, 0)
@@ -154,7 +160,7 @@ D,C0837,wanted
     let h = one(&w, &ReadQuery::plate(&p, 0));
     let want = 0.95 * 0.76 / (0.76 + 0.12 * 0.3 * 26.0);
     assert!((h.score - want).abs() < 1e-4, "{} vs {want}", h.score);
-    assert!(h.demotion() >= 2);
+    assert!(crate::priority::PriorityConfig::default().demotion(h.score) >= 2);
 }
 
 #[test]
@@ -170,7 +176,10 @@ SV-1,ADC123,stolen_vehicle
         "{}",
         h.score
     );
-    assert_eq!(h.demotion(), 1);
+    assert_eq!(
+        crate::priority::PriorityConfig::default().demotion(h.score),
+        1
+    );
     // With every plate in use (density 1) the three corrections are equal.
     let cfg = WatchlistConfig {
         plate_density: 1.0,
