@@ -43,7 +43,7 @@ class ListSettings:
         kind: ``alert`` (a hot list) or ``allow`` (a white list: in the zones that
             use it, a plate NOT on it is the alert; its entries never hit).
         priority: The list's default priority (1-4); None: the engine's
-            ``list_priorities``.
+            ``[engine.priority] lists`` (docs/priority.md).
         match: ``exact`` or ``lookalike``; None: ``WatchlistConfig.default_match``.
     """
 

@@ -88,6 +88,7 @@ impl Scene<'_> {
                 zone.kind
             )
         } else {
+            let verb = if b > 0 { "raise" } else { "lower" };
             format!(
                 "{} zones {verb} the priority: P{priority} -> P{new} (zone {name})",
                 zone.kind

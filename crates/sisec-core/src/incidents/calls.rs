@@ -350,8 +350,8 @@ impl Calls {
         v.insert("update".into(), inc.updates.into());
         v.insert("kind".into(), AlertKind::CallIncident.as_str().into());
         v.insert("priority".into(), inc.priority.into());
-    // A silence, a return or a caller is what it is: no doubt to weigh.
-    v.insert("score".into(), 1.0.into());
+        // A silence, a return or a caller is what it is: no doubt to weigh.
+        v.insert("score".into(), 1.0.into());
         v.insert("reasons".into(), reasons.into());
         v.insert("event_time".into(), format_rfc3339_utc(ts_ms).into());
         v.insert("emitted_at".into(), format_rfc3339_utc(now_ms).into());
