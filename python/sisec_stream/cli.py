@@ -371,6 +371,35 @@ def _add_eval(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
 
 
+def _add_eido(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "eido",
+        help="export incidents as NENA EIDO JSON for CAD systems (one per incident)",
+        description="Reads alert JSON lines (pages and updates), folds them by alert_id "
+        "(the newest update wins) and writes one EIDO (NENA Emergency Incident Data "
+        "Object, JSON) per incident and line. Use - for stdin/stdout. What maps and what "
+        "does not: docs/eido.md.",
+    )
+    p.add_argument("--input", "-i", required=True, help="alerts JSON-lines file, or - for stdin")
+    p.add_argument("--output", "-o", default="-", help="EIDO JSON-lines file (default: - stdout)")
+    p.add_argument(
+        "--sending-system",
+        default="sisec-stream",
+        help="issuingElementIdentification of the EIDOs (default: sisec-stream)",
+    )
+    p.add_argument(
+        "--agency",
+        help="agency identifier, e.g. c4.medellin.gov.co (default: the sending system)",
+    )
+    p.add_argument(
+        "--type-codes",
+        type=Path,
+        metavar="FILE",
+        help="JSON object overriding incident type codes, e.g. "
+        '{"plate_hit:wanted": "PERWANT", "call_incident:ruido": "DISORD"}',
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``sisec-stream``."""
     from sisec_stream.generator import add_generate_arguments
@@ -392,6 +421,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_produce(sub)
     _add_alerts(sub)
     _add_eval(sub)
+    _add_eido(sub)
     return parser
 
 
@@ -413,6 +443,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _run_run(args)
     if args.command == "produce":
         return _run_produce(args)
+    if args.command == "eido":
+        from sisec_stream.eido import run_eido
+
+        return run_eido(args)
     if args.command == "eval":
         if args.what == "calls":
             from sisec_stream.evaluation_calls import run_eval_calls
