@@ -22,6 +22,7 @@ from sisec_stream.flow import build_alerts_flow, run_flow
 from sisec_stream.metrics import EngineMetrics
 
 DASHBOARD = Path(__file__).resolve().parents[1] / "dashboards" / "sisec-stream.json"
+RULES = DASHBOARD.with_name("sisec-stream.rules.yml")
 DATASOURCE = {"type": "prometheus", "uid": "${DS_PROMETHEUS}"}
 
 #: PromQL words that look like identifiers but are not metric names.
@@ -283,3 +284,48 @@ def test_invalid_promql_fails_the_check(tmp_path: Path) -> None:
     ):
         result = check_rules([broken], tmp_path)
         assert result.returncode != 0, broken
+
+
+def rule_exprs(text: str) -> list[tuple[str, str]]:
+    """(alert, expr) of a rules file written as ours is: ``expr:`` on one line, or
+    ``expr: >-`` followed by more indented lines (promtool confirms the count)."""
+    out: list[tuple[str, str]] = []
+    lines = text.splitlines()
+    alert = ""
+    for i, line in enumerate(lines):
+        key = line.strip()
+        if key.startswith("- alert:"):
+            alert = key.split(":", 1)[1].strip()
+        elif key.startswith("expr:"):
+            value = key.split(":", 1)[1].strip()
+            if value in (">-", ">", "|", "|-"):
+                indent = len(line) - len(line.lstrip())
+                body = []
+                for more in lines[i + 1 :]:
+                    if more.strip() and len(more) - len(more.lstrip()) <= indent:
+                        break
+                    body.append(more.strip())
+                value = " ".join(b for b in body if b)
+            out.append((alert, value))
+    return out
+
+
+def test_alerting_rules_are_valid_and_select_exposed_metrics(exposed: set[str]) -> None:
+    text = RULES.read_text(encoding="utf-8")
+    rules = rule_exprs(text)
+    assert len(rules) == text.count("- alert:") >= 10
+    result = subprocess.run(
+        [str(promtool()), "check", "rules", str(RULES)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"SUCCESS: {len(rules)} rules found" in result.stdout
+    missing = [(a, n) for a, e in rules for n in sorted(metrics_in(e)) if n not in exposed]
+    assert missing == []
+    assert all(metrics_in(e) for _, e in rules)
+    documented = (DASHBOARD.parents[1] / "docs" / "metrics.md").read_text(encoding="utf-8")
+    for alert, _ in rules:
+        assert f"`{alert}`" in documented, f"{alert} is not described in docs/metrics.md"
