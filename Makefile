@@ -1,13 +1,15 @@
 # One task runner for the README, developers and CI.
 #   make demo   set everything up, run the embedded demo (no Kafka)
 #   make test   set everything up, run lints and every test (what CI runs)
+#   make tools  fetch promtool (Prometheus's linter) for the metrics tests
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 RUST_SRC := Cargo.toml Cargo.lock $(shell find crates -name '*.rs' -o -name 'Cargo.toml')
 DEMO_ARGS ?=
+PROMTOOL := .tools/bin/promtool
 
-.PHONY: setup build demo test test-rust test-py lint fmt bench bench-py bench-rust clean
+.PHONY: setup build demo test test-rust test-py lint fmt bench bench-py bench-rust clean tools
 
 setup: $(VENV)/.built
 
@@ -32,12 +34,29 @@ build: setup
 demo: setup
 	$(BIN)/sisec-stream demo $(DEMO_ARGS)
 
-test: setup lint test-rust test-py
+# promtool lints the metrics exposition and checks the dashboard's PromQL
+# (tests/test_metrics_exposition.py, tests/test_dashboard.py). One on the PATH is
+# used as it is; otherwise promtool alone is unpacked from Debian's `prometheus`
+# package into .tools/bin (apt-get download: nothing installed, no service started).
+tools:
+	@if [ -x $(PROMTOOL) ] || command -v promtool >/dev/null 2>&1; then exit 0; fi; \
+	set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	echo "fetching promtool: Debian package prometheus, unpacked into .tools/bin"; \
+	get() { (cd "$$tmp" && apt-get download -q -o APT::Sandbox::User=root prometheus); }; \
+	get || { apt-get update -q && get; } || { \
+	  echo "cannot fetch promtool with apt-get: install Debian's prometheus package" \
+	       "or put promtool on the PATH" >&2; exit 1; }; \
+	mkdir -p $(dir $(PROMTOOL)); \
+	dpkg-deb --fsys-tarfile "$$tmp"/prometheus_*.deb | tar -xO ./usr/bin/promtool > $(PROMTOOL).part; \
+	chmod +x $(PROMTOOL).part && mv $(PROMTOOL).part $(PROMTOOL); \
+	$(PROMTOOL) --version 2>&1 | head -1
+
+test: setup tools lint test-rust test-py
 
 test-rust:
 	cargo test --workspace --quiet
 
-test-py: setup
+test-py: setup tools
 	# Benchmarks run once each, unmeasured, so they cannot rot between bench runs.
 	$(BIN)/python -m pytest benches -q --benchmark-disable
 	$(BIN)/python -m pytest -q
@@ -66,4 +85,4 @@ bench-rust:
 	cargo bench -p sisec-core --bench core
 
 clean:
-	rm -rf $(VENV) target demo-out out .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) target demo-out out .pytest_cache .mypy_cache .ruff_cache .tools

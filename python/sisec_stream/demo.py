@@ -179,7 +179,7 @@ def run_demo(options: DemoOptions, *, log: IO[str] | None = None) -> DemoSummary
     watchlist = engine.watchlist
 
     metrics = EngineMetrics()
-    metrics.set_watchlist(watchlist.counts_by_list())
+    metrics.set_watchlist(watchlist.counts_by_list(), watchlist.memory_bytes())
     server = _serve_metrics(metrics, options.metrics_port, log)
     offset = options.scenario.preset.offset_minutes
     printer = (

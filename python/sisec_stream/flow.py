@@ -100,11 +100,16 @@ def build_alerts_flow(
     config = engine.config
 
     def on_alerts(alerts: list[Alert], state: IncidentState) -> None:
+        # Where alerts leave the incident stage: their latency is measured here.
         if metrics is not None:
             metrics.observe_alerts(alerts)
+            metrics.set_incident_state(state)
 
     def logic(resume: bytes | None) -> IncidentLogic:
-        return IncidentLogic(config, resume, on_alerts)
+        built = IncidentLogic(config, resume, on_alerts)
+        if metrics is not None:  # a shard restored from a snapshot counts at once
+            metrics.set_incident_state(built.state)
+        return built
 
     incidents = op.stateful_batch("incidents", signals, logic)
     op.output("alerts", op.key_rm("alerts_unkeyed", incidents), alert_sink)

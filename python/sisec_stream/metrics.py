@@ -1,21 +1,34 @@
 """Prometheus metrics of the engine, served over HTTP.
 
-Names follow Prometheus conventions (``_total`` counters, base units); label
-values come from small fixed sets (sources, outcomes, reason codes, alert kinds,
-priorities), never from plates or ids, so the series count stays bounded.
+Names follow Prometheus conventions (``_total`` counters, base units: seconds,
+bytes); label values come from small fixed sets (sources, outcomes, reason codes,
+alert kinds, priorities, state kinds) or from the deployment's configuration (list
+names, topics and their partitions, librdkafka error names), never from plates or
+ids, so the series count stays bounded. docs/metrics.md describes every metric;
+``tests/test_metrics_exposition.py`` lints the exposition with ``promtool``.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass
 from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
 from sisec_stream.engine import ALERT_KINDS, EVENT_TYPES, REJECT_REASONS, Alert, BatchResult
+from sisec_stream.incidents import IncidentState, StateSize
 
-__all__ = ["UNKNOWN_SOURCE", "WATCHLIST_ACTIONS", "EngineMetrics", "MetricsServer"]
+__all__ = [
+    "BATCH_BUCKETS",
+    "EVENT_TO_ALERT_BUCKETS",
+    "STATE_KINDS",
+    "UNKNOWN_SOURCE",
+    "WATCHLIST_ACTIONS",
+    "EngineMetrics",
+    "MetricsServer",
+]
 
 #: Source label of rejects whose event type could not be read.
 UNKNOWN_SOURCE = "unknown"
@@ -23,7 +36,57 @@ UNKNOWN_SOURCE = "unknown"
 #: ``action`` labels of ``sisec_watchlist_updates_total``.
 WATCHLIST_ACTIONS = ("upsert", "remove", "invalid")
 
-_BATCH_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5)
+#: ``kind`` labels of ``sisec_incident_state_entries``: open plate incidents,
+#: supervised devices, open call incidents.
+STATE_KINDS = ("plates", "devices", "calls")
+
+#: Buckets of ``sisec_batch_duration_seconds``: 100 us to 2.5 s.
+BATCH_BUCKETS = (
+    0.0001,
+    0.00025,
+    0.0005,
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+)
+
+#: Buckets of ``sisec_event_to_alert_seconds``: 1 ms to 60 s for a live stream,
+#: then 5 min, 1 h, 1 day and 1 week for backlogs and replays of old captures.
+EVENT_TO_ALERT_BUCKETS = (
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+    30.0,
+    60.0,
+    300.0,
+    3600.0,
+    86400.0,
+    604800.0,
+)
+
+# A corroboration update (a weak plate hit promoted by another camera) is the
+# only update that does not fold a repeated event; its document alone has this
+# key (serde_json writes keys with no space before the colon; inside a string
+# value the quotes would be escaped).
+_CORROBORATION_KEY = b'"corroborated_by":'
 
 
 @dataclass
@@ -65,27 +128,74 @@ class EngineMetrics:
         )
         self.alerts = Counter(
             "sisec_alerts",
-            "Alerts paged, by kind and priority (1 = most urgent); updates of paged alerts "
-            "are counted in sisec_alert_updates_total.",
+            "Alerts paged (update 0), by kind and priority (1 = most urgent); updates of "
+            "paged alerts are counted in sisec_alert_updates_total.",
             ["kind", "priority"],
             registry=r,
         )
         self.alert_updates = Counter(
             "sisec_alert_updates",
-            "Updates of alerts already paged (repeat sightings, presses, calls): pages "
-            "the incident stage saved, by kind.",
+            "Alert updates emitted (update > 0), by kind: the suppressed duplicate pages "
+            "(sisec_suppressed_duplicates_total) plus the corroborations that promote a "
+            "weak plate hit.",
             ["kind"],
+            registry=r,
+        )
+        self.suppressed = Counter(
+            "sisec_suppressed_duplicates",
+            "Suppressed duplicate pages, by alert kind: events that joined an open "
+            "incident (a repeat sighting, press or call) and updated its alert instead of "
+            "paging again.",
+            ["kind"],
+            registry=r,
+        )
+        self.event_to_alert = Histogram(
+            "sisec_event_to_alert_seconds",
+            "Wall-clock time when the incident stage emitted an alert (page or update) "
+            "minus its source event time, by kind; an event time ahead of this clock "
+            "counts as 0 (see sisec_alert_event_time_ahead_total).",
+            ["kind"],
+            buckets=EVENT_TO_ALERT_BUCKETS,
+            registry=r,
+        )
+        self.event_time_ahead = Counter(
+            "sisec_alert_event_time_ahead",
+            "Alerts whose source event time was later than this process's clock when "
+            "they were emitted (a sensor clock running fast), by kind.",
+            ["kind"],
+            registry=r,
+        )
+        self.state_bytes = Gauge(
+            "sisec_incident_state_bytes",
+            "Memory held by the incident state of the shards this process holds.",
+            registry=r,
+        )
+        self.state_entries = Gauge(
+            "sisec_incident_state_entries",
+            "Entries of the incident state of the shards this process holds: open plate "
+            "incidents (plates), supervised devices (devices), open call incidents (calls).",
+            ["kind"],
+            registry=r,
+        )
+        self.state_shards = Gauge(
+            "sisec_incident_shards",
+            "Incident shards (Bytewax keys) this process holds.",
             registry=r,
         )
         self.batches = Counter("sisec_batches", "Batches processed by the engine.", registry=r)
         self.batch_seconds = Histogram(
             "sisec_batch_duration_seconds",
             "Time the engine spent on one batch.",
-            buckets=_BATCH_BUCKETS,
+            buckets=BATCH_BUCKETS,
             registry=r,
         )
         self.watchlist_entries = Gauge(
             "sisec_watchlist_entries", "Watchlist entries loaded, by list.", ["list"], registry=r
+        )
+        self.watchlist_memory = Gauge(
+            "sisec_watchlist_memory_bytes",
+            "Memory held by the watchlist's entries and indexes.",
+            registry=r,
         )
         self.watchlist_updates = Counter(
             "sisec_watchlist_updates",
@@ -117,7 +227,7 @@ class EngineMetrics:
         self.consumer_lag = Gauge(
             "sisec_consumer_lag_messages",
             "Messages in a topic-partition not yet read by this process (high watermark "
-            "minus next offset, as of the last fetch).",
+            "minus next offset, as of the last fetch); only partitions this process reads.",
             ["topic", "partition"],
             registry=r,
         )
@@ -144,6 +254,9 @@ class EngineMetrics:
             self.rejects.labels(reason)
         for kind in ALERT_KINDS:
             self.alert_updates.labels(kind)
+            self.suppressed.labels(kind)
+            self.event_to_alert.labels(kind)
+            self.event_time_ahead.labels(kind)
             for priority in range(1, 5):
                 self.alerts.labels(kind, str(priority))
         for action in WATCHLIST_ACTIONS:
@@ -153,6 +266,14 @@ class EngineMetrics:
             self.places_reloads.labels(outcome)
         self._lock = threading.Lock()
         self._lists: set[str] = set()
+        # The size of each shard this process holds, keyed by its state (a shard's
+        # state object lives as long as the flow holds the shard).
+        self._shards: dict[IncidentState, StateSize] = {}
+        self.state_bytes.set_function(lambda: self._state_total().bytes)
+        self.state_entries.labels("plates").set_function(lambda: self._state_total().plates)
+        self.state_entries.labels("devices").set_function(lambda: self._state_total().devices)
+        self.state_entries.labels("calls").set_function(lambda: self._state_total().calls)
+        self.state_shards.set_function(lambda: len(self._shards))
 
     def observe(self, result: BatchResult, seconds: float) -> None:
         """Count one processed batch."""
@@ -169,18 +290,37 @@ class EngineMetrics:
             if result.dropped_hits:
                 self.dropped_hits.inc(result.dropped_hits)
 
-    def observe_alerts(self, alerts: list[Alert]) -> None:
+    def observe_alerts(self, alerts: list[Alert], now_ms: int | None = None) -> None:
         """Count what the incident stage emitted: pages by kind and priority, updates
-        by kind."""
+        and suppressed duplicates by kind, and each alert's event-to-alert latency
+        (``now_ms``, default this process's clock, minus the alert's event time)."""
+        if not alerts:
+            return
+        now = time.time_ns() // 1_000_000 if now_ms is None else now_ms
         with self._lock:
             self._count_alerts(alerts)
+            for alert in alerts:
+                delay_ms = now - alert.event_time_ms
+                if delay_ms < 0:
+                    self.event_time_ahead.labels(alert.kind).inc()
+                    delay_ms = 0
+                self.event_to_alert.labels(alert.kind).observe(delay_ms / 1000)
 
     def _count_alerts(self, alerts: list[Alert]) -> None:
         for alert in alerts:
             if alert.update:
                 self.alert_updates.labels(alert.kind).inc()
+                if _CORROBORATION_KEY not in alert.json:
+                    self.suppressed.labels(alert.kind).inc()
             else:
                 self.alerts.labels(alert.kind, str(alert.priority)).inc()
+
+    def set_incident_state(self, shard: IncidentState, size: StateSize | None = None) -> None:
+        """Publish one shard's state size (``size``, default ``shard.size()``);
+        the gauges show the sum over the shards this process holds."""
+        size = shard.size() if size is None else size
+        with self._lock:  # the gauges add the shards up when scraped
+            self._shards[shard] = size
 
     def set_lag(self, topic: str, partition: int, lag: int) -> None:
         """Publish a topic-partition's consumer lag (a Kafka source's ``on_lag``)."""
@@ -194,14 +334,28 @@ class EngineMetrics:
         """Count one undelivered message (a Kafka sink's ``on_error``)."""
         self.delivery_failures.labels(topic, error).inc()
 
-    def set_watchlist(self, counts_by_list: dict[str, int]) -> None:
-        """Publish the watchlist's size per list; a list that emptied shows 0."""
+    def _state_total(self) -> StateSize:
+        with self._lock:
+            sizes = list(self._shards.values())
+        return (
+            StateSize(*(sum(column) for column in zip(*sizes, strict=True)))
+            if sizes
+            else StateSize(0, 0, 0, 0)
+        )
+
+    def set_watchlist(
+        self, counts_by_list: dict[str, int], memory_bytes: int | None = None
+    ) -> None:
+        """Publish the watchlist's size per list (a list that emptied shows 0) and,
+        when given, its memory (``Watchlist.memory_bytes()``)."""
         with self._lock:
             for name in self._lists - set(counts_by_list):
                 self.watchlist_entries.labels(name).set(0)
             for name, n in counts_by_list.items():
                 self.watchlist_entries.labels(name).set(n)
             self._lists |= set(counts_by_list)
+            if memory_bytes is not None:
+                self.watchlist_memory.set(memory_bytes)
 
     def watchlist_update(self, action: str) -> None:
         """Count one watchlist-topic message (a feed's ``on_update``):

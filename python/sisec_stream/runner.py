@@ -105,7 +105,7 @@ def build_engine(config: RunConfig, metrics: EngineMetrics | None = None) -> Eng
     zones and registries."""
     watchlist = load_watchlist(config)
     if metrics is not None:
-        metrics.set_watchlist(watchlist.counts_by_list())
+        metrics.set_watchlist(watchlist.counts_by_list(), watchlist.memory_bytes())
     places = load_places(config)
     log.info("places: %s", places.describe())
     return Engine(
@@ -310,6 +310,18 @@ class WatchlistReloader(PeriodicCheck):
         return report
 
 
+def _watchlist_gauges(
+    metrics: EngineMetrics, watchlist: Watchlist
+) -> Callable[[dict[str, int]], None]:
+    """An ``on_entries`` callback: entries per list and the watchlist's memory (both
+    O(entries), so callers call it after changes, at most about once a second)."""
+
+    def publish(counts_by_list: dict[str, int]) -> None:
+        metrics.set_watchlist(counts_by_list, watchlist.memory_bytes())
+
+    return publish
+
+
 def _start_feed(
     config: RunConfig, watchlist: Watchlist, metrics: EngineMetrics, stop: threading.Event
 ) -> WatchlistFeed:
@@ -324,7 +336,7 @@ def _start_feed(
         config.topics.watchlist,
         config=config.kafka.consumer_config(),
         on_update=metrics.watchlist_update,
-        on_entries=metrics.set_watchlist,
+        on_entries=_watchlist_gauges(metrics, watchlist),
     )
     feed.start()
     deadline = time.monotonic() + CATCH_UP_TIMEOUT_S
@@ -457,7 +469,7 @@ def run(config: RunConfig, options: RunOptions, stream: IO[str] | None = None) -
                 skip_bad_rows=config.skip_bad_rows,
                 feed=feed,
                 on_reload=metrics.watchlist_reloaded,
-                on_entries=metrics.set_watchlist,
+                on_entries=_watchlist_gauges(metrics, watchlist),
                 stamp=stamp,
             )
             reloader.start()
