@@ -10,7 +10,9 @@ the same look-alike rules that would have paged on it live (``docs/search.md``):
 2. **Pruning.** Only the ``date=`` partitions that overlap the time range are
    listed; no file outside them is opened.
 3. **Scan.** polars scans those files lazily for rows whose ``plate`` is a variant
-   (or whose ``plate_token`` is a variant's token) within the exact time range.
+   (or whose ``plate_token`` is a variant's token): first only that column, to find
+   the files holding one, then every column of those files; then the exact time
+   range.
 4. **Confirm and score.** Every candidate row goes through the real matcher: a
    one-entry :class:`Watchlist` of the query plate, with the row's confidence (as
    the engine scores it); the kind (exact, lookalike, edge), substitutions, edge
@@ -428,15 +430,10 @@ def search(
 
     wanted = pl.col("plate").is_in(variants)
     if tokens:
-        wanted = wanted | (pl.col("plate").is_null() & pl.col("plate_token").is_in(list(tokens)))
-    in_range = pl.col("ts").is_between(since, until, closed="left")
+        # A row with a plate is judged by it (confirm); the token only when there is none.
+        wanted = wanted | pl.col("plate_token").is_in(list(tokens))
     try:
-        rows = (
-            pl.scan_parquet(files, hive_partitioning=False)
-            .filter(wanted & in_range)
-            .select(_OUT_COLUMNS)
-            .collect()
-        )
+        rows = _scan(files, wanted).filter(pl.col("ts").is_between(since, until, closed="left"))
     except (OSError, pl.exceptions.PolarsError) as e:
         raise _unreadable(archive, e) from None
     sightings = confirm(matcher, rows, tokens)
@@ -451,6 +448,35 @@ def search(
         rows.height,
         time.perf_counter() - started,
         notes,
+    )
+
+
+def _scan(files: list[Path], wanted: pl.Expr) -> pl.DataFrame:
+    """The reported columns of the rows ``wanted`` selects, in two passes.
+
+    Decoding a column means decompressing its pages, even for the few rows a
+    filter keeps: the first pass reads only the filter's columns (the plate, and
+    the token with a key) to find the files holding a candidate; the second reads
+    every reported column of those files only. Row-group statistics are not
+    consulted: on plates they prune nothing and cost more than the scan.
+    """
+    hits = (
+        pl.scan_parquet(
+            files, hive_partitioning=False, use_statistics=False, include_file_paths="_file"
+        )
+        .filter(wanted)
+        .select("_file")
+        .unique(maintain_order=True)
+        .collect()
+    )
+    holding = hits["_file"].to_list()
+    if not holding:
+        return pl.DataFrame(schema={k: PLATE_READ_SCHEMA[k] for k in _OUT_COLUMNS})
+    return (
+        pl.scan_parquet(holding, hive_partitioning=False, use_statistics=False)
+        .filter(wanted)
+        .select(_OUT_COLUMNS)
+        .collect()
     )
 
 
