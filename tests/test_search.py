@@ -217,8 +217,20 @@ def test_cli_json_and_table(clear_archive: Path) -> None:
     lines = table.stdout.splitlines()
     assert lines[0].split() == ["time", "(UTC)", "camera", "read", "kind", "score", "lat", "lon"]
     assert len(lines) == 5
-    assert "H8X472" in lines[2] and "lookalike 8@2" in lines[2]
+    assert "H8X472" in lines[2] and "lookalike 8@2 for B" in lines[2]
     assert "HBX47 " in lines[3] and "edge dropped_last" in lines[3]
+
+
+def test_min_score_hides_weak_sightings(clear_archive: Path) -> None:
+    code, docs, _ = cli_json(
+        "--plate", TARGET, *RANGE, "--archive", clear_archive, "--min-score", "0.5"
+    )
+    assert code == 0
+    assert [d["event_id"] for d in docs] == [
+        p.event_id for p in expected() if p.event_id in ("P-exact", "P-look")
+    ]
+    proc = run_cli("--plate", TARGET, *RANGE, "--archive", clear_archive, "--min-score", "2")
+    assert proc.returncode == 2 and "between 0 and 1" in proc.stderr
 
 
 def test_nothing_found_exits_1(clear_archive: Path) -> None:

@@ -408,6 +408,13 @@ def _add_search(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         choices=[0, 1, 2],
         help="look-alike substitutions per read (default: the config's, else 1)",
     )
+    p.add_argument(
+        "--min-score",
+        type=float,
+        default=0.0,
+        help="only sightings the matcher scores at least this (0-1; default 0: all, "
+        "including weak look-alikes that are likely other cars)",
+    )
     p.add_argument("--json", action="store_true", help="JSON lines, one per sighting")
 
 
@@ -446,6 +453,7 @@ def _run_search(args: argparse.Namespace) -> int:
             key=load_key(args.key_file) if args.key_file else None,
             max_substitutions=args.max_substitutions,
             config=config,
+            min_score=args.min_score,
         )
     except SearchError as e:
         print(f"{prog}: {e}", file=sys.stderr)

@@ -50,10 +50,13 @@ __all__ = [
     "Sighting",
     "archive_files",
     "archive_from_config",
+    "confirm",
+    "format_table",
     "load_key",
     "parse_time",
     "plate_token",
     "search",
+    "summary",
 ]
 
 #: The ``source=`` partition of plate reads.
@@ -357,6 +360,7 @@ def search(
     key: bytes | None = None,
     max_substitutions: int | None = None,
     config: WatchlistConfig | None = None,
+    min_score: float = 0.0,
 ) -> SearchResult:
     """Sightings of ``plate`` (any spelling) in the archive between ``since``
     (inclusive) and ``until`` (exclusive; default now).
@@ -371,6 +375,7 @@ def search(
         max_substitutions: Look-alike substitutions (0-2); default: the config's.
         config: Matching rules (confusion table, templates, edges); default: the
             engine's defaults.
+        min_score: Keep only sightings scored at least this (0-1).
 
     Raises:
         SearchError: bad plate, time range or archive, or a pseudonymized archive
@@ -381,6 +386,8 @@ def search(
     for name, t in (("since", since), ("until", until)):
         if t.tzinfo is None:
             raise SearchError(f"{name} {t} has no UTC offset; give an aware datetime")
+    if not 0.0 <= min_score <= 1.0:
+        raise SearchError(f"min_score is {min_score}; it must be between 0 and 1")
     if since >= until:
         raise SearchError(
             f"the time range is empty: since {_iso(since)} is not before until {_iso(until)}"
@@ -436,7 +443,7 @@ def search(
         rows = _scan(files, wanted).filter(pl.col("ts").is_between(since, until, closed="left"))
     except (OSError, pl.exceptions.PolarsError) as e:
         raise _unreadable(archive, e) from None
-    sightings = confirm(matcher, rows, tokens)
+    sightings = [s for s in confirm(matcher, rows, tokens) if s.score >= min_score]
     return SearchResult(
         query,
         since,
@@ -542,7 +549,9 @@ def format_table(result: SearchResult) -> str:
         if s.edge:
             detail += f" {s.edge}"
         elif s.substitutions:
-            detail += " " + ",".join(f"{r}@{pos}" for pos, r, _ in s.substitutions)
+            detail += " " + ",".join(
+                f"{r}@{pos} for {listed}" for pos, r, listed in s.substitutions
+            )
         lat, lon = s.row.get("lat"), s.row.get("lon")
         rows.append(
             (
