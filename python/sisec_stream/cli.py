@@ -400,6 +400,108 @@ def _add_eido(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
 
 
+def _add_search(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "search",
+        help="past sightings of a plate in the Parquet archive (look-alikes included)",
+        description="Finds archived plate reads of a plate with the watchlist's own "
+        "matching rules: the plate, its OCR look-alikes and its dropped/extra edge "
+        "characters, each confirmed and scored by the matcher (docs/search.md). Only the "
+        "date= partitions of the time range are read. Exit status: 0 found, 1 nothing "
+        "found, 2 usage or archive error.",
+    )
+    p.add_argument("--plate", required=True, help="the plate, any spelling (abc-123 = ABC123)")
+    p.add_argument(
+        "--since",
+        required=True,
+        help="start: a duration back from now (7d, 36h, 90m), a UTC date (2026-11-01) "
+        "or a time (2026-11-01T07:00:00-05:00; UTC without an offset)",
+    )
+    p.add_argument("--until", help="end, excluded (same forms; default: now)")
+    p.add_argument(
+        "--archive",
+        type=Path,
+        help="the archive's root folder (holding source=plate_read/); default: "
+        "[archive] path of --config",
+    )
+    _add_config_option(p)
+    p.add_argument(
+        "--key-file",
+        type=Path,
+        help="the pseudonymization key the archive was written with (needed for "
+        "archives that hold tokens instead of plates)",
+    )
+    p.add_argument(
+        "--max-substitutions",
+        type=int,
+        choices=[0, 1, 2],
+        help="look-alike substitutions per read (default: the config's, else 1)",
+    )
+    p.add_argument(
+        "--min-score",
+        type=float,
+        default=0.0,
+        help="only sightings the matcher scores at least this (0-1; default 0: all, "
+        "including weak look-alikes that are likely other cars)",
+    )
+    p.add_argument("--json", action="store_true", help="JSON lines, one per sighting")
+
+
+def _run_search(args: argparse.Namespace) -> int:
+    import json
+    import os
+
+    from sisec_stream.search import (
+        SearchError,
+        archive_from_config,
+        format_table,
+        load_key,
+        parse_time,
+        search,
+        summary,
+    )
+    from sisec_stream.watchlist import WatchlistConfig
+
+    prog = "sisec-stream search"
+    try:
+        archive: Path | None = args.archive
+        config: WatchlistConfig | None = None
+        if args.config is not None:
+            from_config, config = archive_from_config(args.config)
+            archive = archive or from_config
+        if archive is None:
+            raise SearchError(
+                "no archive to search: pass --archive DIR (the folder that holds "
+                "source=plate_read/), or --config with an [archive] path"
+            )
+        result = search(
+            archive,
+            args.plate,
+            since=parse_time(args.since),
+            until=parse_time(args.until) if args.until else None,
+            key=load_key(args.key_file) if args.key_file else None,
+            max_substitutions=args.max_substitutions,
+            config=config,
+            min_score=args.min_score,
+        )
+    except SearchError as e:
+        print(f"{prog}: {e}", file=sys.stderr)
+        return 2
+    for note in result.notes:
+        print(f"{prog}: note: {note}", file=sys.stderr)
+    try:
+        if args.json:
+            for s in result.sightings:
+                print(json.dumps(s.to_dict(), default=str))
+        elif result.sightings:
+            print(format_table(result))
+        sys.stdout.flush()
+    except BrokenPipeError:  # piped into head: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    print(summary(result), file=sys.stderr)
+    return 0 if result.sightings else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``sisec-stream``."""
     from sisec_stream.generator import add_generate_arguments
@@ -422,6 +524,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_alerts(sub)
     _add_eval(sub)
     _add_eido(sub)
+
+    _add_search(sub)
     return parser
 
 
@@ -447,6 +551,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         from sisec_stream.eido import run_eido
 
         return run_eido(args)
+
+    if args.command == "search":
+        return _run_search(args)
     if args.command == "eval":
         if args.what == "calls":
             from sisec_stream.evaluation_calls import run_eval_calls

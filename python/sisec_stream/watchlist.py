@@ -366,6 +366,20 @@ class Watchlist:
             out[i].append(Hit._from_tuple(t))
         return out
 
+    def read_variants(self, plate: str) -> list[str]:
+        """Every read this watchlist's rules would match to a look-alike entry
+        listing ``plate``: the plate (normalised) first, then its look-alikes (up
+        to ``max_substitutions`` substitutions from the confusion table), then its
+        dropped and extra edge characters (with ``edges``). Exactly the reads
+        that hit such an entry as ``exact``, ``lookalike`` or ``edge``; patterns
+        and candidates are no variants. Only the plate when ``default_match`` is
+        ``exact``.
+
+        Raises:
+            ValueError: ``plate`` is not a plate (2-10 letters and digits).
+        """
+        return self._inner.read_variants(plate)
+
     def allows(self, list: str, plate: str, *, at: Time | None = None) -> bool:
         """Is ``plate`` on allow list ``list`` (exactly, active at ``at``)?"""
         at_ms = int(time.time() * 1000) if at is None else to_epoch_ms(at)

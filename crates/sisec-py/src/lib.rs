@@ -331,6 +331,19 @@ impl PyWatchlist {
             .collect())
     }
 
+    /// Every read the rules would match to a look-alike entry listing `plate`
+    /// (exact, look-alike, edge), the plate first.
+    fn read_variants(&self, plate: &str) -> PyResult<Vec<String>> {
+        let p = core::Plate::parse(plate)
+            .map_err(|e| PyValueError::new_err(format!("{plate:?}: {}", e.describe())))?;
+        Ok(self
+            .read()
+            .read_variants(&p)
+            .iter()
+            .map(|v| v.as_str().to_owned())
+            .collect())
+    }
+
     /// Is `plate` on allow list `list` at `at_ms`?
     fn allows(&self, list: &str, plate: &str, at_ms: i64) -> bool {
         core::Plate::parse(plate).is_ok_and(|p| self.read().allows(list, &p, at_ms))

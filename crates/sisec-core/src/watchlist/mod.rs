@@ -19,9 +19,11 @@ mod load;
 mod lookalike;
 mod pattern;
 mod table;
+mod variants;
 
 pub use load::{LoadOptions, LoadReport, SkippedRow};
 pub use lookalike::{ConfusionTable, Template, Templates, DEFAULT_GROUPS, DEFAULT_TEMPLATES};
+pub use variants::read_variants;
 
 use crate::event::Candidate;
 use crate::plate::{key_of, Plate};
