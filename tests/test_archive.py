@@ -29,6 +29,7 @@ from sisec_stream.cli import main
 from sisec_stream.errors import ConfigError
 from sisec_stream.generator import EVENT_FILES, ScenarioConfig, write_scenario
 from sisec_stream.generator import SOURCES as FILE_SOURCES
+from sisec_stream.kafka import BrokerSettings
 from sisec_stream.runconfig import RunConfig
 
 # 23:30 UTC to 00:30 UTC: every source crosses a UTC date.
@@ -238,8 +239,13 @@ def test_scan_with_hive_partitioning_reads_the_layout(clear: Replay) -> None:
         clear.archive / "source=plate_read" / "**" / "*.parquet", hive_partitioning=True
     ).collect()
     assert scanned.height == clear.read("plate_read").height
-    by_day = scanned.group_by(pl.col("date").cast(pl.Utf8)).len()
-    assert set(by_day["date"]) == {"2026-11-23", "2026-11-24"}
+    assert scanned.schema["date"] == pl.Date, "the date folders read as a Date column"
+    by_day = dict(scanned.group_by("date").len().iter_rows())
+    assert set(by_day) == {date(2026, 11, 23), date(2026, 11, 24)}
+    one_day = pl.scan_parquet(
+        clear.archive / "source=plate_read" / "**" / "*.parquet", hive_partitioning=True
+    ).filter(pl.col("date") == pl.date(2026, 11, 24))
+    assert one_day.select(pl.len()).collect().item() == by_day[date(2026, 11, 24)]
 
 
 def test_alert_partition_is_the_alerts_the_run_emitted(clear: Replay) -> None:
@@ -575,3 +581,23 @@ def test_flush_rows_writes_without_waiting(tmp_path: Path) -> None:
     part.write_batch([_batch(3)])
     assert sum(pl.read_parquet(f).height for f in tmp_path.rglob("*.parquet")) == 6
     part.close()
+
+
+def test_kafka_run_archives_what_it_reads(broker: BrokerSettings, tmp_path: Path) -> None:
+    """``sisec-stream run`` against the broker: every read once, every alert."""
+    from conftest import plate_read
+    from test_kafka_flow import consume_all
+    from test_kafka_run import _config
+
+    path, tag = _config(tmp_path, broker, source="stop_at_end = true", archive='path = "archive"')
+    reads = [plate_read(f"k-{i}", "ABC-123" if i % 50 == 0 else f"QQQ{i:03d}") for i in range(300)]
+    captures = tmp_path / "plate_reads.jsonl"
+    captures.write_bytes(b"\n".join([*reads, b"[1]"]) + b"\n")
+    assert main(["produce", "-c", str(path), "--no-progress", str(captures)]) == 0
+    assert main(["run", "-c", str(path), "-w", "2"]) == 0
+    got = pl.read_parquet(sorted((tmp_path / "archive").glob("source=plate_read/*/*.parquet")))
+    assert sorted(got["event_id"]) == sorted(f"k-{i}" for i in range(300))
+    assert got.filter(pl.col("hit"))["plate"].to_list() == ["ABC123"] * 6
+    alerts = consume_all(broker.bootstrap, f"{tag}.alerts")
+    archived = pl.read_parquet(sorted((tmp_path / "archive").glob("source=alert/*/*.parquet")))
+    assert Counter(archived["document"]) == Counter(v.decode() for v, _ in alerts)

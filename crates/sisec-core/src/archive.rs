@@ -17,7 +17,6 @@
 //!   `lat`, `lon`, `accuracy_m`, `caller_hash`.
 
 use crate::event::{Body, ButtonPress, Call, Event, Location, PlateRead};
-use std::io::Write;
 
 /// Accepted events of one batch as JSON lines, by
 /// [`EventType::index`](crate::event::EventType::index).
@@ -35,10 +34,11 @@ impl Archive {
     /// alert candidate (ignored for other events).
     pub fn push(&mut self, event: &Event<'_>, hit: bool) {
         let out = &mut self.buffers[event.event_type().index()];
+        out.reserve(512);
         out.extend_from_slice(b"{\"event_id\":");
         string(out, &event.event_id);
         out.extend_from_slice(b",\"ts\":");
-        write!(out, "{}", event.ts_ms).expect("writing to a Vec never fails");
+        out.extend_from_slice(itoa::Buffer::new().format(event.ts_ms).as_bytes());
         match &event.body {
             Body::PlateRead(r) => plate_read(out, r, hit),
             Body::ButtonPress(p) => button_press(out, p),
@@ -152,7 +152,7 @@ fn opt_num(out: &mut Vec<u8>, name: &str, value: Option<f64>) {
 /// finite numbers only).
 fn number(out: &mut Vec<u8>, value: f64) {
     debug_assert!(value.is_finite());
-    serde_json::to_writer(&mut *out, &value).expect("writing to a Vec never fails");
+    out.extend_from_slice(ryu::Buffer::new().format_finite(value).as_bytes());
 }
 
 /// A JSON string: quotes, backslashes and control characters escaped, any
@@ -160,6 +160,15 @@ fn number(out: &mut Vec<u8>, value: f64) {
 fn string(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
     let bytes = s.as_bytes();
+    // Most strings (ids, plates, enums) need no escape: one branch-free scan.
+    let plain = !bytes.iter().fold(false, |any, &b| {
+        any | (b < 0x20) | (b == b'"') | (b == b'\\')
+    });
+    if plain {
+        out.extend_from_slice(bytes);
+        out.push(b'"');
+        return;
+    }
     let mut start = 0;
     for (i, &b) in bytes.iter().enumerate() {
         let escape: &[u8] = match b {
