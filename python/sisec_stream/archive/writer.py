@@ -327,11 +327,13 @@ class _Partition(StatelessSinkPartition[ArchiveItem]):
                 log.error("%s", e)  # raised again by the worker's next write or close
 
     def close(self) -> None:
-        with self.lock:
-            self.closed = True
-            self._raise_failed()
-            self._flush()
-        self.sink._closed(self)
+        try:
+            with self.lock:
+                self.closed = True
+                self._raise_failed()
+                self._flush()
+        finally:
+            self.sink._closed(self)
 
 
 class ArchiveSink(DynamicSink[ArchiveItem]):
