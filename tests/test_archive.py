@@ -390,13 +390,14 @@ def test_prune_deletes_old_partitions_and_nothing_else(
     assert main(["archive", "prune", "--path", str(root), "--days", "30", "--dry-run"]) == 0
     out = capsys.readouterr().out
     assert sum(line.startswith("would delete ") for line in out.splitlines()) == 2 * len(SOURCES)
-    assert "8 partition(s) would delete" in out
+    assert "8 partition(s) to delete (dry run: nothing deleted)" in out
     assert days_left() == {s: [0, 1, 29, 30, 31, 400] for s in SOURCES}, "dry run deletes nothing"
 
     assert main(["archive", "prune", "--path", str(root), "--days", "30"]) == 0
     out = capsys.readouterr().out
     assert sum(line.startswith("deleted ") for line in out.splitlines()) == 2 * len(SOURCES)
     assert f"date={(today - timedelta(days=31)).isoformat()}" in out
+    assert "8 partition(s) deleted: dates before" in out
     assert days_left() == {s: [0, 1, 29, 30] for s in SOURCES}
     assert (root / "README.txt").exists() and old_bad.exists()
     assert (root / "source=plate_read" / "date=not-a-date").exists()
@@ -601,3 +602,27 @@ def test_kafka_run_archives_what_it_reads(broker: BrokerSettings, tmp_path: Path
     alerts = consume_all(broker.bootstrap, f"{tag}.alerts")
     archived = pl.read_parquet(sorted((tmp_path / "archive").glob("source=alert/*/*.parquet")))
     assert Counter(archived["document"]) == Counter(v.decode() for v, _ in alerts)
+
+
+def test_hit_flag_counts_every_alert_candidate() -> None:
+    """``hit``: a watchlist hit (even one a zone filter drops) or a restricted-zone
+    alert; not a plate on an allow list, nor a read that matched nothing."""
+    from test_engine_zones import _engine, _read
+
+    reads = {
+        ("C-PLAIN", "ABC123"): True,  # on stolen_vehicle
+        ("C-HOSP", "ABC123"): True,  # hit dropped: the hospital zone takes amber_alert only
+        ("C-PRISON", "XYZ999"): True,  # restricted zone, not allowed
+        ("C-PRISON", "JKL012"): False,  # on the prison's allow list
+        ("C-PLAIN", "XYZ999"): False,  # nothing
+        ("C-PLAIN", "JKL012"): False,  # an allow list is not a watchlist
+    }
+    engine = _engine()
+    result, _, archived = engine.process_routed(
+        [_read(camera, plate) for camera, plate in reads], archive=True
+    )
+    assert result.dropped_hits == 1
+    got = events_frame("plate_read", archived["plate_read"])
+    assert dict(zip(zip(got["camera_id"], got["plate"], strict=True), got["hit"], strict=True)) == (
+        reads
+    )

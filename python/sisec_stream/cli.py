@@ -439,9 +439,10 @@ def _run_archive(args: argparse.Namespace) -> int:
     for part in gone:
         print(f"{verb} {part.path}")
     cutoff = today - timedelta(days=days)
+    done = "to delete (dry run: nothing deleted)" if args.dry_run else "deleted"
     print(
-        f"{len(gone)} partition(s) {verb} (dates before {cutoff.isoformat()}, "
-        f"keeping {days} day(s) before {today.isoformat()} UTC) in {path}"
+        f"{len(gone)} partition(s) {done}: dates before {cutoff.isoformat()}, "
+        f"keeping {days} day(s) before {today.isoformat()} UTC, in {path}"
     )
     return 0
 
