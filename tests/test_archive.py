@@ -19,6 +19,7 @@ from typing import Any
 import orjson
 import polars as pl
 import pytest
+from bytewax.testing import TestingSink, TestingSource
 
 from sisec_stream import Engine, Watchlist
 from sisec_stream.archive import SCHEMAS, SOURCES, ArchiveBatch, ArchiveSink, ArchiveWriter
@@ -27,6 +28,7 @@ from sisec_stream.archive.retention import NotAnArchiveError, prune
 from sisec_stream.archive.writer import ArchiveWriteError, events_frame
 from sisec_stream.cli import main
 from sisec_stream.errors import ConfigError
+from sisec_stream.flow import EngineStep, StepItem, build_alerts_flow, run_flow
 from sisec_stream.generator import EVENT_FILES, ScenarioConfig, write_scenario
 from sisec_stream.generator import SOURCES as FILE_SOURCES
 from sisec_stream.kafka import BrokerSettings
@@ -496,13 +498,12 @@ def test_archive_settings_and_defaults(tmp_path: Path) -> None:
     assert RunConfig.load(config).archive is None
 
 
-def _batch(n: int, day: str = "2026-11-23") -> ArchiveBatch:
-    engine = Engine()
-    lines = [
+def _batch_lines(n: int, prefix: str = "c-", day: str = "2026-11-23") -> list[bytes]:
+    return [
         orjson.dumps(
             {
                 "type": "call",
-                "event_id": f"c-{i}",
+                "event_id": f"{prefix}{i}",
                 "ts": f"{day}T12:00:00Z",
                 "call_id": "K",
                 "line": "123",
@@ -511,6 +512,11 @@ def _batch(n: int, day: str = "2026-11-23") -> ArchiveBatch:
         )
         for i in range(n)
     ]
+
+
+def _batch(n: int, day: str = "2026-11-23") -> ArchiveBatch:
+    engine = Engine()
+    lines = _batch_lines(n, day=day)
     result, _, archived = engine.process_routed(lines, archive=True)
     assert result.accepted == n
     return ArchiveBatch("call", archived["call"], n)
@@ -626,3 +632,48 @@ def test_hit_flag_counts_every_alert_candidate() -> None:
     assert dict(zip(zip(got["camera_id"], got["plate"], strict=True), got["hit"], strict=True)) == (
         reads
     )
+
+
+class _FailingStep:
+    """The real engine step, failing the flow at its third batch."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.step = EngineStep(engine, archive=True)
+        self.calls = 0
+
+    def __call__(self, batch: list[bytes]) -> list[StepItem]:
+        self.calls += 1
+        if self.calls == 3:
+            raise RuntimeError("another step failed")
+        return self.step(batch)
+
+
+def test_buffered_rows_are_written_when_another_step_fails_the_flow(tmp_path: Path) -> None:
+    engine = Engine()
+    events = [line for i in range(4) for line in _batch_lines(10, f"b{i}-")]
+    sink = ArchiveSink(tmp_path / "archive", flush_rows=1000, flush_interval_s=3600)
+    flow = build_alerts_flow(
+        TestingSource(events, batch_size=10),
+        engine,
+        TestingSink([]),
+        TestingSink([]),
+        step=_FailingStep(engine),
+        archive_sink=sink,
+    )
+    with pytest.raises(Exception, match='mapper` in step "sisec_alerts.engine"'):
+        run_flow(flow)
+    # Bytewax closed the partition on the way down: what was buffered is written.
+    got = pl.read_parquet(sorted((tmp_path / "archive").rglob("*.parquet")))
+    assert sorted(got["event_id"]) == sorted(f"b{i}-{j}" for i in range(2) for j in range(10))
+    assert sink.close() == 0, "nothing left for the safety net"
+
+
+def test_closing_after_a_failure_logs_the_rows_it_cannot_write(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    root = tmp_path / "archive"
+    root.write_text("not a folder")
+    sink = ArchiveSink(root, flush_rows=1000)
+    sink.build("archive", 0, 1).write_batch([_batch(4)])
+    assert sink.close() == 4
+    assert "cannot write" in caplog.text and "4 rows not archived" in caplog.text

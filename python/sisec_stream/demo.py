@@ -229,6 +229,7 @@ def run_demo(options: DemoOptions, *, log: IO[str] | None = None) -> DemoSummary
         seconds = time.perf_counter() - t0
         alert_sink.close()
         reject_sink.close()
+        archive.close()
         server.close()
     summary = _summary(
         metrics,

@@ -184,9 +184,12 @@ class RunFlow:
         return self.engine.watchlist
 
     def close(self) -> None:
-        """Close the replay output files."""
+        """Close the replay output files; write what the archive still holds
+        (when the flow failed, Bytewax closed no archive partition)."""
         for f in self.files:
             f.close()
+        if self.archive is not None:
+            self.archive.close()
 
 
 def build_run_flow(

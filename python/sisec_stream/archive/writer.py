@@ -401,9 +401,35 @@ class ArchiveSink(DynamicSink[ArchiveItem]):
 
     def _closed(self, part: _Partition) -> None:
         with self._lock:
+            if part not in self._parts:
+                return
             self._parts.remove(part)
             self.rows_written += part.writer.rows_written
             self.files_written += part.writer.files_written
             if not self._parts and self._timer is not None:
                 self._stop.set()
                 self._timer = None
+
+    def close(self) -> int:
+        """After the flow has stopped: write what workers still hold.
+
+        Bytewax closes each worker's partition (writing its buffer) when a flow
+        ends, normally or because a step raised; this is the safety net for an end
+        where it did not (an interrupt), so buffers are not lost with the process.
+        A buffer that cannot be written is logged (file and reason), not raised,
+        so the flow's own error stays the one reported. Returns the rows left
+        unwritten.
+        """
+        with self._lock:
+            parts = list(self._parts)
+        lost = 0
+        for part in parts:
+            with part.lock:
+                part.closed = True
+                try:
+                    part.writer.flush()
+                except ArchiveWriteError as e:
+                    lost += part.writer.pending_rows
+                    log.error("%s (%d rows not archived)", e, part.writer.pending_rows)
+            self._closed(part)
+        return lost
