@@ -660,7 +660,7 @@ def test_buffered_rows_are_written_when_another_step_fails_the_flow(tmp_path: Pa
         step=_FailingStep(engine),
         archive_sink=sink,
     )
-    with pytest.raises(Exception, match='mapper` in step "sisec_alerts.engine"'):
+    with pytest.raises(Exception, match=r'mapper` in step "sisec_alerts\.engine"'):
         run_flow(flow)
     # Bytewax closed the partition on the way down: what was buffered is written.
     got = pl.read_parquet(sorted((tmp_path / "archive").rglob("*.parquet")))
