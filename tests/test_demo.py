@@ -13,6 +13,7 @@ import urllib.request
 from pathlib import Path
 
 import orjson
+import polars as pl
 from prometheus_client.parser import text_string_to_metric_families
 
 from sisec_stream.demo import DemoOptions, DemoSummary, run_demo
@@ -44,6 +45,18 @@ def test_demo_runs_the_flow_and_balances(tmp_path: Path) -> None:
     out = log.getvalue()
     assert "[P1]" in out or "[P2]" in out
     assert "demo summary" in out
+    # The archive: every accepted event and every alert, once.
+    assert summary.archive_rows == summary.accepted + summary.alerts_written
+    counts = {
+        source: pl.scan_parquet(tmp_path / "archive" / f"source={source}" / "**" / "*.parquet")
+        .select(pl.len())
+        .collect()
+        .item()
+        for source in ("plate_read", "button_press", "call", "alert")
+    }
+    assert sum(counts.values()) == summary.archive_rows
+    assert counts["alert"] == summary.alerts_written
+    assert f"archive           {tmp_path / 'archive'}" in out
 
 
 def free_port() -> int:

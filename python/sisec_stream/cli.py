@@ -502,6 +502,82 @@ def _run_search(args: argparse.Namespace) -> int:
     return 0 if result.sightings else 1
 
 
+def _add_archive(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "archive",
+        help="manage the event archive (Parquet by source and date; docs/archive.md)",
+        description="prune: delete the archive's date partitions older than --days days "
+        "before today (UTC), for every source.",
+    )
+    actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    prune = actions.add_parser(
+        "prune",
+        help="delete date partitions older than N days",
+        description="Deletes <path>/source=*/date=<YYYY-MM-DD> folders whose date is more "
+        "than --days days before today (UTC) and prints each one; touches nothing else, "
+        "and refuses a folder that is not an archive (no source=... folders).",
+    )
+    prune.add_argument(
+        "--days",
+        type=int,
+        help="keep this many days before today (default: [archive] retention_days)",
+    )
+    prune.add_argument(
+        "--path", type=Path, help="the archive folder (default: [archive] path of --config)"
+    )
+    prune.add_argument("--dry-run", action="store_true", help="only list what would go")
+    _add_config_option(prune)
+
+
+def _run_archive(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime, timedelta
+
+    from sisec_stream.archive.retention import NotAnArchiveError, prune
+    from sisec_stream.errors import ConfigError
+
+    prog = "sisec-stream archive prune"
+    try:
+        config = _load_config(args.config) if args.config else None
+    except ConfigError as e:
+        print(f"{prog}: {e}", file=sys.stderr)
+        return 2
+    archive = config.archive if config is not None else None
+    path = args.path or (archive.path if archive is not None else None)
+    days: int | None = args.days
+    if days is None and archive is not None:
+        days = archive.retention_days
+    if path is None:
+        print(
+            f"{prog}: which archive? give --path DIR, or -c with an [archive] path", file=sys.stderr
+        )
+        return 2
+    if days is None:
+        print(
+            f"{prog}: how many days to keep? give --days N, or set [archive] retention_days",
+            file=sys.stderr,
+        )
+        return 2
+    if days < 1:
+        print(f"{prog}: --days must be at least 1 (got {days})", file=sys.stderr)
+        return 2
+    today = datetime.now(UTC).date()
+    try:
+        gone = prune(path, days, dry_run=args.dry_run, today=today)
+    except NotAnArchiveError as e:
+        print(f"{prog}: {e}", file=sys.stderr)
+        return 2
+    verb = "would delete" if args.dry_run else "deleted"
+    for part in gone:
+        print(f"{verb} {part.path}")
+    cutoff = today - timedelta(days=days)
+    done = "to delete (dry run: nothing deleted)" if args.dry_run else "deleted"
+    print(
+        f"{len(gone)} partition(s) {done}: dates before {cutoff.isoformat()}, "
+        f"keeping {days} day(s) before {today.isoformat()} UTC, in {path}"
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``sisec-stream``."""
     from sisec_stream.generator import add_generate_arguments
@@ -524,8 +600,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_alerts(sub)
     _add_eval(sub)
     _add_eido(sub)
-
     _add_search(sub)
+    _add_archive(sub)
     return parser
 
 
@@ -551,9 +627,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from sisec_stream.eido import run_eido
 
         return run_eido(args)
-
     if args.command == "search":
         return _run_search(args)
+    if args.command == "archive":
+        return _run_archive(args)
     if args.command == "eval":
         if args.what == "calls":
             from sisec_stream.evaluation_calls import run_eval_calls

@@ -7,12 +7,15 @@ metrics over HTTP and ends with a summary.
 
 from __future__ import annotations
 
+import shutil
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from sisec_stream.archive.schema import SOURCE_DIR
+from sisec_stream.archive.writer import ArchiveSink
 from sisec_stream.engine import Alert, Engine, EngineConfig, Reject
 from sisec_stream.flow import build_alerts_flow, run_flow
 from sisec_stream.generator import Scenario, ScenarioConfig, write_static_files
@@ -36,7 +39,8 @@ class DemoOptions:
         speed: Simulated seconds per second (120: an hour in 30 s); None: flat out.
         workers: Bytewax worker threads.
         out_dir: Where the city's files (watchlist, registries, zones, allow lists),
-            alerts.jsonl and rejects.jsonl go.
+            alerts.jsonl, rejects.jsonl and the archive (``archive/``, replaced on
+            each run) go.
         metrics_port: Port for /metrics on 127.0.0.1 (0: any free port).
         print_alerts: Print each alert as it comes.
         colour: Colour by priority (None: when stdout is a terminal).
@@ -68,6 +72,8 @@ class DemoSummary:
     rejects_written: int
     metrics_url: str
     out_dir: Path
+    archive_rows: int = 0
+    archive_files: int = 0
 
     @property
     def n_in(self) -> int:
@@ -100,6 +106,10 @@ class DemoSummary:
         lines += [f"  {k:<16}{n:>10,}" for k, n in sorted(self.updates_by_kind.items())]
         lines.append(f"alerts file       {self.out_dir / 'alerts.jsonl'}")
         lines.append(f"rejects file      {self.out_dir / 'rejects.jsonl'}")
+        lines.append(
+            f"archive           {self.out_dir / 'archive'}  ({self.archive_rows:,} events and "
+            f"alerts in {self.archive_files:,} Parquet files by source and date; docs/archive.md)"
+        )
         lines.append(f"metrics           {self.metrics_url} (while the demo ran)")
         return "\n".join(lines)
 
@@ -191,8 +201,14 @@ def run_demo(options: DemoOptions, *, log: IO[str] | None = None) -> DemoSummary
         out / "alerts.jsonl", alert_line, on_write=printer
     )
     reject_sink: JsonLinesSink[Reject] = JsonLinesSink(out / "rejects.jsonl", reject_line)
+    archive_dir = out / "archive"
+    if archive_dir.is_dir() and any(SOURCE_DIR.match(p.name) for p in archive_dir.iterdir()):
+        shutil.rmtree(archive_dir)  # the previous demo's, like alerts.jsonl
+    archive = ArchiveSink(archive_dir)
     source = ScenarioSource(scenario, speed=options.speed, batch_size=options.batch_size)
-    flow = build_alerts_flow(source, engine, alert_sink, reject_sink, metrics=metrics)
+    flow = build_alerts_flow(
+        source, engine, alert_sink, reject_sink, metrics=metrics, archive_sink=archive
+    )
 
     cfg = options.scenario
     pace = f"at {options.speed:g}x" if options.speed else "flat out"
@@ -213,6 +229,7 @@ def run_demo(options: DemoOptions, *, log: IO[str] | None = None) -> DemoSummary
         seconds = time.perf_counter() - t0
         alert_sink.close()
         reject_sink.close()
+        archive.close()
         server.close()
     summary = _summary(
         metrics,
@@ -221,6 +238,8 @@ def run_demo(options: DemoOptions, *, log: IO[str] | None = None) -> DemoSummary
         rejects_written=reject_sink.written,
         metrics_url=server.url,
         out_dir=out,
+        archive_rows=archive.rows_written,
+        archive_files=archive.files_written,
     )
     print(summary.render(), file=log)
     return summary

@@ -6,7 +6,7 @@ import json
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, overload
 
 from sisec_stream import _core
 from sisec_stream.registry import Registry
@@ -232,16 +232,35 @@ class Engine:
         batch = events if isinstance(events, list) else list(events)
         return _result(batch, self._inner.process(batch, now_ms))
 
+    @overload
     def process_routed(
-        self, events: Sequence[bytes], now_ms: int | None = None
-    ) -> tuple[BatchResult, list[bytes]]:
+        self, events: Sequence[bytes], now_ms: int | None = None, *, archive: Literal[False] = ...
+    ) -> tuple[BatchResult, list[bytes]]: ...
+
+    @overload
+    def process_routed(
+        self, events: Sequence[bytes], now_ms: int | None = None, *, archive: Literal[True]
+    ) -> tuple[BatchResult, list[bytes], dict[str, bytes]]: ...
+
+    def process_routed(
+        self, events: Sequence[bytes], now_ms: int | None = None, *, archive: bool = False
+    ) -> tuple[BatchResult, list[bytes]] | tuple[BatchResult, list[bytes], dict[str, bytes]]:
         """Process a batch for the incident stage: alert candidates, device events
         and calls become signals, one ``bytes`` batch per shard (index = shard; see
         :mod:`sisec_stream.incidents`); the result has the counts and rejects, and
-        no alerts."""
+        no alerts.
+
+        With ``archive=True`` a third item holds the accepted events in normalised
+        form for the archive (:mod:`sisec_stream.archive`): per source
+        (``plate_read``, ``button_press``, ``call``), newline-delimited JSON with
+        one line per accepted event (``ts`` in epoch ms; plate reads with ``hit``),
+        ``b""`` when the batch has none. Off by default: nothing is serialised.
+        """
         batch = events if isinstance(events, list) else list(events)
-        out, shards = self._inner.process_routed(batch, now_ms)
-        return _result(batch, out), shards
+        out, shards, archived = self._inner.process_routed(batch, now_ms, archive)
+        if archived is None:
+            return _result(batch, out), shards
+        return _result(batch, out), shards, dict(zip(EVENT_TYPES, archived, strict=True))
 
     @property
     def shards(self) -> int:

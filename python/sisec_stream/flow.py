@@ -21,14 +21,18 @@ from bytewax.inputs import Source
 from bytewax.outputs import Sink
 from bytewax.testing import cluster_main, run_main
 
+from sisec_stream.archive.writer import ArchiveBatch, ArchiveItem
 from sisec_stream.engine import Alert, Engine, Reject
 from sisec_stream.incidents import IncidentLogic, IncidentState, shard_key
 from sisec_stream.metrics import EngineMetrics
 
-__all__ = ["EngineStep", "build_alerts_flow", "run_flow"]
+__all__ = ["EngineStep", "StepItem", "build_alerts_flow", "run_flow"]
 
 
 Signals = tuple[str, bytes]
+#: What the engine step emits: rejects, shard batches and (with an archive) the
+#: accepted events for the archive.
+StepItem = Reject | Signals | ArchiveBatch
 
 #: Empty shard batches (they only carry the stream's progress) are sent when the
 #: newest event time has moved this much since the last one a shard was sent.
@@ -41,20 +45,32 @@ class EngineStep:
     The engine is read-only and releases the GIL, so worker threads of one
     process share it safely. Out come rejects and, per shard, the batch of
     signals for the incident stage (empty shard batches only when the stream's
-    progress is worth telling).
+    progress is worth telling). With ``archive``, also the batch's accepted
+    events for the archive, one :class:`ArchiveBatch` per source that has any.
     """
 
-    def __init__(self, engine: Engine, metrics: EngineMetrics | None = None) -> None:
+    def __init__(
+        self, engine: Engine, metrics: EngineMetrics | None = None, *, archive: bool = False
+    ) -> None:
         self.engine = engine
         self.metrics = metrics
+        self.archive = archive
         self._told: dict[int, int] = {}
 
-    def __call__(self, batch: list[bytes]) -> list[Reject | Signals]:
+    def __call__(self, batch: list[bytes]) -> list[StepItem]:
         t0 = time.perf_counter()
-        result, shards = self.engine.process_routed(batch)
+        out: list[StepItem]
+        if self.archive:
+            result, shards, archived = self.engine.process_routed(batch, archive=True)
+            out = list(result.rejects)
+            for source, data in archived.items():
+                if data:
+                    out.append(ArchiveBatch(source, data, result.accepted_by_source[source]))
+        else:
+            result, shards = self.engine.process_routed(batch)
+            out = list(result.rejects)
         if self.metrics is not None:
             self.metrics.observe(result, time.perf_counter() - t0)
-        out: list[Reject | Signals] = list(result.rejects)
         for i, blob in enumerate(shards):
             newest = max(int.from_bytes(blob[k : k + 8], "little", signed=True) for k in (1, 9, 17))
             if len(blob) > _HEADER or newest - self._told.get(i, -(2**62)) >= PROGRESS_STEP_MS:
@@ -66,8 +82,12 @@ class EngineStep:
 _HEADER = 25  # version byte and the newest event time per kind: a batch with no signal
 
 
-def _is_reject(item: Reject | Signals) -> TypeGuard[Reject]:
+def _is_reject(item: StepItem) -> TypeGuard[Reject]:
     return isinstance(item, Reject)
+
+
+def _is_archive(item: Signals | ArchiveBatch) -> TypeGuard[ArchiveBatch]:
+    return isinstance(item, ArchiveBatch)
 
 
 def build_alerts_flow(
@@ -78,7 +98,8 @@ def build_alerts_flow(
     *,
     metrics: EngineMetrics | None = None,
     flow_id: str = "sisec_alerts",
-    step: Callable[[list[bytes]], list[Reject | Signals]] | None = None,
+    step: Callable[[list[bytes]], list[StepItem]] | None = None,
+    archive_sink: Sink[ArchiveItem] | None = None,
 ) -> Dataflow:
     """Build the alerts flow.
 
@@ -90,13 +111,24 @@ def build_alerts_flow(
         metrics: Counters to update per batch, if any.
         flow_id: The Bytewax flow id (recovery state is keyed by it).
         step: Replace the engine step (for instrumentation); default :class:`EngineStep`.
+        archive_sink: Receives the accepted events (:class:`ArchiveBatch`) and
+            the alerts, for the archive (:mod:`sisec_stream.archive`); None: no
+            archive (the engine then serialises nothing for it).
     """
+    archive = archive_sink is not None
     flow = Dataflow(flow_id)
     raw = op.input("events", flow, source)
-    results = op.flat_map_batch("engine", raw, step or EngineStep(engine, metrics))
+    results = op.flat_map_batch("engine", raw, step or EngineStep(engine, metrics, archive=archive))
     split = op.branch("split", results, _is_reject)
     op.output("rejects", split.trues, reject_sink)
-    signals = cast(Stream[Signals], split.falses)
+    rest = cast(Stream[Signals | ArchiveBatch], split.falses)
+    archived: Stream[ArchiveBatch] | None = None
+    if archive:
+        by_kind = op.branch("split_archive", rest, _is_archive)
+        archived = by_kind.trues
+        signals = cast(Stream[Signals], by_kind.falses)
+    else:
+        signals = cast(Stream[Signals], rest)
     config = engine.config
 
     def on_alerts(alerts: list[Alert], state: IncidentState) -> None:
@@ -112,7 +144,11 @@ def build_alerts_flow(
         return built
 
     incidents = op.stateful_batch("incidents", signals, logic)
-    op.output("alerts", op.key_rm("alerts_unkeyed", incidents), alert_sink)
+    alerts = op.key_rm("alerts_unkeyed", incidents)
+    op.output("alerts", alerts, alert_sink)
+    if archive_sink is not None and archived is not None:
+        to_archive = op.merge("archive_in", cast(Stream[ArchiveItem], archived), alerts)
+        op.output("archive", to_archive, archive_sink)
     return flow
 
 

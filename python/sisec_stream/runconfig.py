@@ -17,11 +17,13 @@ from pathlib import Path
 from typing import Any, Literal, cast
 
 from sisec_stream import _core
+from sisec_stream.archive.pseudonym import load_key
+from sisec_stream.archive.writer import COMPRESSIONS, Compression
 from sisec_stream.engine import EngineConfig
 from sisec_stream.errors import ConfigError
 from sisec_stream.watchlist import ListSettings, Watchlist, WatchlistConfig
 
-__all__ = ["ClientSettings", "RunConfig", "Topics"]
+__all__ = ["ArchiveConfig", "ClientSettings", "RunConfig", "Topics"]
 
 Scalar = str | int | bool
 
@@ -67,6 +69,28 @@ class ClientSettings:
 
 
 @dataclass(frozen=True)
+class ArchiveConfig:
+    """The event archive (``[archive]``; docs/archive.md).
+
+    Attributes:
+        path: The archive folder (``source=.../date=.../*.parquet`` under it).
+        flush_rows: A worker writes its buffer when it holds this many rows.
+        flush_interval_s: ... or when its oldest row has waited this long.
+        key_file: Key of the plate pseudonyms (16 to 64 bytes); set: plates of
+            reads that are not hits are archived as tokens only. None: in clear.
+        retention_days: Default ``--days`` of ``sisec-stream archive prune``.
+        compression: Parquet compression.
+    """
+
+    path: Path
+    flush_rows: int = 100_000
+    flush_interval_s: float = 60.0
+    key_file: Path | None = None
+    retention_days: int | None = None
+    compression: Compression = "zstd"
+
+
+@dataclass(frozen=True)
 class RunConfig:
     """Everything ``sisec-stream run`` needs besides Bytewax's own options.
 
@@ -96,6 +120,7 @@ class RunConfig:
             files (all reloaded together when one changed); 0: off.
         engine: Engine settings (priorities, size limit, time zone, unknown
             sensors, restricted zones, per-list geofences).
+        archive: The event archive; ``None``: no archive.
     """
 
     source: Path | None = None
@@ -119,6 +144,7 @@ class RunConfig:
     devices_file: Path | None = None
     places_reload_interval_s: float = 0.0
     engine: EngineConfig = field(default_factory=EngineConfig)
+    archive: ArchiveConfig | None = None
 
     @property
     def places_files(self) -> list[Path]:
@@ -170,8 +196,19 @@ class RunConfig:
         # The core names unknown, moved and nested engine keys itself (r.engine).
         engine_t = r.table("engine", set(r.doc.get("engine", {}) or {}))
         places = r.table("places", {"zones", "cameras", "devices", "reload_interval_s"})
+        archive = r.archive()
         r.no_other_tables(
-            {"kafka", "source", "watchlist", "metrics", "recovery", "topics", "engine", "places"}
+            {
+                "kafka",
+                "source",
+                "watchlist",
+                "metrics",
+                "recovery",
+                "topics",
+                "engine",
+                "places",
+                "archive",
+            }
         )
 
         on_missing = r.choice(source_t, "source", "on_missing_offset", ("earliest", "fail"))
@@ -229,6 +266,7 @@ class RunConfig:
             devices_file=places_files[2],
             places_reload_interval_s=float(places_reload_s),
             engine=engine,
+            archive=archive,
         )
 
 
@@ -307,6 +345,55 @@ class _Reader:
                     f"librdkafka settings are strings, numbers or booleans; got {v!r}",
                 )
         return dict(t)
+
+    def archive(self) -> ArchiveConfig | None:
+        """``[archive]``: None when the table is absent."""
+        if "archive" not in self.doc:
+            return None
+        known = {
+            "path",
+            "flush_rows",
+            "flush_interval_s",
+            "key_file",
+            "retention_days",
+            "compression",
+        }
+        t = self.table("archive", known)
+        path = self.path(t, "archive", "path")
+        if path is None:
+            raise self.fail(
+                "archive.path",
+                'missing: the archive folder, e.g. path = "archive" (or remove [archive])',
+            )
+        interval = t.get("flush_interval_s", 60)
+        if isinstance(interval, bool) or not isinstance(interval, int | float):
+            interval = None
+        if interval is None or not 0 < interval <= 86_400:
+            raise self.fail(
+                "archive.flush_interval_s",
+                f"must be a number of seconds above 0 and at most 86400, got "
+                f"{t.get('flush_interval_s')!r}",
+            )
+        key_file = self.path(t, "archive", "key_file")
+        if key_file is not None:
+            try:
+                load_key(key_file)  # fail at load, naming the file and the fix
+            except ConfigError as e:
+                raise ConfigError(f"{self.where}: {e}", key=e.key) from None
+        retention = t.get("retention_days")
+        compression = self.choice(t, "archive", "compression", COMPRESSIONS) or "zstd"
+        return ArchiveConfig(
+            path=path,
+            flush_rows=self.integer(t, "archive", "flush_rows", 100_000, 1, 100_000_000),
+            flush_interval_s=float(interval),
+            key_file=key_file,
+            retention_days=(
+                None
+                if retention is None
+                else self.integer(t, "archive", "retention_days", 0, 1, 36_500)
+            ),
+            compression=cast(Compression, compression),
+        )
 
     def fraction(self, t: Mapping[str, Any], name: str, key: str, default: float) -> float:
         v = t.get(key, default)

@@ -26,6 +26,8 @@ from bytewax.recovery import RecoveryConfig, init_db_dir
 from bytewax.run import cli_main
 from confluent_kafka import KafkaError
 
+from sisec_stream.archive.pseudonym import Pseudonymizer
+from sisec_stream.archive.writer import ArchiveSink
 from sisec_stream.engine import EVENT_TYPES, Alert, Engine, Reject
 from sisec_stream.errors import ConfigError, SisecError
 from sisec_stream.files import JsonLinesSource
@@ -46,6 +48,7 @@ __all__ = [
     "RunFlow",
     "RunOptions",
     "WatchlistReloader",
+    "build_archive_sink",
     "build_engine",
     "build_run_flow",
     "counted_sinks",
@@ -142,14 +145,38 @@ def counted_sinks(
     return sink(alerts_topic, alert_message), sink(rejects_topic, reject_message)
 
 
+def build_archive_sink(config: RunConfig) -> ArchiveSink | None:
+    """The archive sink of ``[archive]`` (None without it); the key file is read
+    now, so a missing or short key stops the run before it starts."""
+    a = config.archive
+    if a is None:
+        return None
+    pseudonymizer = None if a.key_file is None else Pseudonymizer.from_file(a.key_file)
+    log.info(
+        "archive: %s (flush every %d rows or %.0f s; plates of reads that are not hits %s)",
+        a.path,
+        a.flush_rows,
+        a.flush_interval_s,
+        "pseudonymised" if pseudonymizer is not None else "in clear",
+    )
+    return ArchiveSink(
+        a.path,
+        flush_rows=a.flush_rows,
+        flush_interval_s=a.flush_interval_s,
+        pseudonymizer=pseudonymizer,
+        compression=a.compression,
+    )
+
+
 @dataclass
 class RunFlow:
-    """A built flow, its engine (the live watchlist and places), and the files to
-    close once it has run."""
+    """A built flow, its engine (the live watchlist and places), the files to
+    close once it has run, and the archive sink (if any)."""
 
     flow: Dataflow
     engine: Engine
     files: list[JsonLinesSink[Alert] | JsonLinesSink[Reject]] = field(default_factory=list)
+    archive: ArchiveSink | None = None
 
     @property
     def watchlist(self) -> Watchlist:
@@ -157,9 +184,12 @@ class RunFlow:
         return self.engine.watchlist
 
     def close(self) -> None:
-        """Close the replay output files."""
+        """Close the replay output files; write what the archive still holds
+        (when the flow failed, Bytewax closed no archive partition)."""
         for f in self.files:
             f.close()
+        if self.archive is not None:
+            self.archive.close()
 
 
 def build_run_flow(
@@ -176,6 +206,7 @@ def build_run_flow(
     from sisec_stream.kafka.source import KafkaSource
 
     options = options or RunOptions()
+    archive = build_archive_sink(config)
     engine = build_engine(config, metrics)
     if options.inputs:
         source = JsonLinesSource(options.inputs, batch_size=config.batch_size, stop=stop)
@@ -187,8 +218,10 @@ def build_run_flow(
         rejects_out: JsonLinesSink[Reject] = JsonLinesSink(
             options.out_dir / f"rejects{suffix}.jsonl", reject_line
         )
-        flow = build_alerts_flow(source, engine, alerts_out, rejects_out, metrics=metrics)
-        return RunFlow(flow, engine, [alerts_out, rejects_out])
+        flow = build_alerts_flow(
+            source, engine, alerts_out, rejects_out, metrics=metrics, archive_sink=archive
+        )
+        return RunFlow(flow, engine, [alerts_out, rejects_out], archive)
 
     alerts, rejects = counted_sinks(
         config.brokers,
@@ -207,8 +240,10 @@ def build_run_flow(
         on_lag=metrics.set_lag,
         stop=stop,
     )
-    flow = build_alerts_flow(kafka_source, engine, alerts, rejects, metrics=metrics)
-    return RunFlow(flow, engine)
+    flow = build_alerts_flow(
+        kafka_source, engine, alerts, rejects, metrics=metrics, archive_sink=archive
+    )
+    return RunFlow(flow, engine, archive=archive)
 
 
 class WatchlistReloader(PeriodicCheck):
@@ -496,7 +531,13 @@ def run(config: RunConfig, options: RunOptions, stream: IO[str] | None = None) -
             signal.signal(sig, handler)
         built.close()
         if ran:
-            print(summary(metrics, time.perf_counter() - t0), file=out)
+            line = summary(metrics, time.perf_counter() - t0)
+            if built.archive is not None:
+                a = built.archive
+                line += (
+                    f"; archived {a.rows_written:,} rows in {a.files_written:,} files to {a.root}"
+                )
+            print(line, file=out)
         if server is not None:
             server.close()
     return code

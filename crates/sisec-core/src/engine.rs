@@ -7,6 +7,7 @@
 //! index), so `accepted + rejected == n_in` holds for every batch.
 
 use crate::alert::{self, Alert, AlertKind, Scene};
+use crate::archive::Archive;
 use crate::config::{ConfigError, EngineConfig};
 use crate::event::{parse_event, Body, ButtonAction, ButtonPress, Event, EventType, PlateRead};
 use crate::incidents::{shard_of, CallEvent, DeviceEvent, Progress, Sighting, Signal, SignalBatch};
@@ -145,6 +146,20 @@ impl Engine {
         out: &mut BatchOutput,
         routes: Option<&mut Routes>,
     ) {
+        self.process_archived(batch, first_index, now_ms, out, routes, None);
+    }
+
+    /// Like [`Engine::process_routed`], and with `archive` every accepted
+    /// event is also written there in normalised form (see [`crate::archive`]).
+    pub fn process_archived(
+        &self,
+        batch: &[&[u8]],
+        first_index: usize,
+        now_ms: i64,
+        out: &mut BatchOutput,
+        routes: Option<&mut Routes>,
+        mut archive: Option<&mut Archive>,
+    ) {
         out.n_in += batch.len();
         let places = self.places();
         let mut run = Run {
@@ -155,12 +170,18 @@ impl Engine {
             hits: Vec::new(),
             zones: Vec::new(),
             routes,
+            hit: false,
         };
         for (offset, bytes) in batch.iter().enumerate() {
             let index = (first_index + offset) as u32;
             let rejected = match parse_event(bytes, self.config.max_event_bytes) {
                 Ok(event) => match run.event(&event, out) {
-                    Ok(()) => continue,
+                    Ok(()) => {
+                        if let Some(archive) = archive.as_deref_mut() {
+                            archive.push(&event, run.hit);
+                        }
+                        continue;
+                    }
                     Err(reject) => RejectRecord {
                         index,
                         reject,
@@ -191,6 +212,8 @@ struct Run<'e> {
     zones: Vec<u32>,
     /// Where signals go, when the incident stage follows.
     routes: Option<&'e mut Routes>,
+    /// The last plate read produced an alert candidate (for the archive).
+    hit: bool,
 }
 
 /// Signals for the incident stage, one batch per shard.
@@ -379,6 +402,7 @@ impl Run<'_> {
             },
             &mut self.hits,
         );
+        self.hit = !self.hits.is_empty();
         let restricted = self
             .zones
             .iter()
@@ -443,6 +467,7 @@ impl Run<'_> {
             if allowed(&read.plate) || read.candidates.iter().any(|c| allowed(&c.plate)) {
                 continue;
             }
+            self.hit = true;
             let base = self.engine.config.priority.kind(AlertKind::RestrictedZone);
             let alert = alert::restricted_zone(
                 &event.event_id,

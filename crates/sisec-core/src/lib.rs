@@ -9,6 +9,7 @@
 //! share.
 
 pub mod alert;
+pub mod archive;
 pub mod config;
 pub mod engine;
 pub mod event;
@@ -24,6 +25,7 @@ pub mod watchlist;
 pub mod zones;
 
 pub use alert::{Alert, AlertKind};
+pub use archive::Archive;
 pub use config::{ConfigError, EngineConfig, UnknownSensor};
 pub use engine::{BatchOutput, Engine, RejectRecord, Routes};
 pub use event::{parse_event, EventType};

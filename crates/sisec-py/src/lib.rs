@@ -658,7 +658,8 @@ impl PyEngine {
         events: &Bound<'_, PyList>,
         now_ms: Option<i64>,
         routed: bool,
-    ) -> PyResult<(core::BatchOutput, Vec<Vec<u8>>)> {
+        archive: bool,
+    ) -> PyResult<(core::BatchOutput, Vec<Vec<u8>>, Option<core::Archive>)> {
         // A tuple copy keeps every item alive even if another thread mutates
         // the caller's list while the GIL is released; bytes are immutable, so
         // the borrowed slices cannot change. Work in chunks so the slice buffer
@@ -667,6 +668,7 @@ impl PyEngine {
         let now = now_ms.unwrap_or_else(self::now_ms);
         let mut out = core::BatchOutput::default();
         let mut routes = routed.then(|| core::Routes::new(self.inner.config().incidents.shards));
+        let mut archived = archive.then(core::Archive::new);
         let mut slices: Vec<&[u8]> = Vec::with_capacity(CHUNK.min(items.len()));
         for start in (0..items.len()).step_by(CHUNK) {
             slices.clear();
@@ -681,11 +683,18 @@ impl PyEngine {
                 slices.push(held_bytes(&items, &bytes));
             }
             py.detach(|| {
-                self.inner
-                    .process_routed(&slices, start, now, &mut out, routes.as_mut())
+                self.inner.process_archived(
+                    &slices,
+                    start,
+                    now,
+                    &mut out,
+                    routes.as_mut(),
+                    archived.as_mut(),
+                )
             });
         }
-        Ok((out, routes.map(core::Routes::finish).unwrap_or_default()))
+        let shards = routes.map(core::Routes::finish).unwrap_or_default();
+        Ok((out, shards, archived))
     }
 }
 
@@ -866,23 +875,32 @@ impl PyEngine {
         events: &Bound<'py, PyList>,
         now_ms: Option<i64>,
     ) -> PyResult<BatchTuple<'py>> {
-        let (out, _) = self.run(py, events, now_ms, false)?;
+        let (out, _, _) = self.run(py, events, now_ms, false, false)?;
         Ok(batch_tuple(py, out))
     }
 
     /// Like `process`, but alert candidates, device events and calls become
     /// signal batches for the incident stage: returns the batch tuple (with no
-    /// alerts) and one `bytes` per shard.
-    #[pyo3(signature = (events, now_ms = None))]
+    /// alerts), one `bytes` per shard, and with `archive` the accepted events
+    /// as JSON lines, one `bytes` per source (plate reads, button presses,
+    /// calls; else None).
+    #[pyo3(signature = (events, now_ms = None, archive = false))]
+    #[allow(clippy::type_complexity)]
     fn process_routed<'py>(
         &self,
         py: Python<'py>,
         events: &Bound<'py, PyList>,
         now_ms: Option<i64>,
-    ) -> PyResult<(BatchTuple<'py>, Vec<Bound<'py, PyBytes>>)> {
-        let (out, shards) = self.run(py, events, now_ms, true)?;
+        archive: bool,
+    ) -> PyResult<(
+        BatchTuple<'py>,
+        Vec<Bound<'py, PyBytes>>,
+        Option<Vec<Bound<'py, PyBytes>>>,
+    )> {
+        let (out, shards, archived) = self.run(py, events, now_ms, true, archive)?;
         let shards = shards.iter().map(|b| PyBytes::new(py, b)).collect();
-        Ok((batch_tuple(py, out), shards))
+        let archived = archived.map(|a| a.finish().iter().map(|b| PyBytes::new(py, b)).collect());
+        Ok((batch_tuple(py, out), shards, archived))
     }
 
     /// Shards of the incident stage.

@@ -1,0 +1,175 @@
+"""Archive throughput: events to Parquet, beside a plain-Python baseline.
+
+Run: ``.venv/bin/python -m pytest benches/test_bench_archive.py --benchmark-only``
+(``SISEC_BENCH_ARCHIVE_EVENTS`` sets the size; default 20,000 plate reads of the
+default simulated city, so ``--benchmark-disable`` runs stay quick).
+
+Group ``archive_write``, every benchmark from the same raw reads to Parquet files:
+
+- ``test_archive_engine_and_writer``: what the flow does, ``Engine.process_routed(
+  archive=True)`` per batch of 5,000 (parse, validate, match, the normalised JSON
+  lines), then :class:`ArchiveWriter` (``polars.read_ndjson`` per source and flush,
+  partitioned by date, zstd);
+- ``test_archive_writer_only`` / ``..._pseudonymised``: the writer alone, from the
+  engine's lines (with a key: tokens of every distinct plate, non-hit plates hidden);
+- ``test_baseline_json_loads_polars_write``: ``json.loads`` of each raw event,
+  ``polars.DataFrame`` of the dicts, one ``write_parquet`` (zstd): no validation,
+  no normalisation, no partitions, nested fields as polars infers them.
+
+Group ``engine_routed_archive``: ``Engine.process_routed`` on the same reads with and
+without the archive output (the baseline): what ``archive=True`` costs the engine.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+
+from sisec_stream import Engine
+from sisec_stream.archive import ArchiveBatch, ArchiveWriter, Pseudonymizer
+from sisec_stream.generator import Scenario, ScenarioConfig
+
+N_EVENTS = int(os.environ.get("SISEC_BENCH_ARCHIVE_EVENTS", "20000"))
+BATCH = 5000
+GROUP = "archive_write"
+
+
+@pytest.fixture(scope="module")
+def city() -> Scenario:
+    return Scenario(ScenarioConfig(seed=7, duration_s=7200, watchlist_size=20_000))
+
+
+@pytest.fixture(scope="module")
+def reads(city: Scenario) -> list[bytes]:
+    events = [line for _, line, _ in itertools.islice(city.events("plate_reads"), N_EVENTS)]
+    assert len(events) == N_EVENTS
+    return events
+
+
+@pytest.fixture(scope="module")
+def engine(city: Scenario) -> Engine:
+    from sisec_stream import Watchlist
+
+    return Engine(watchlist=Watchlist.from_rows(city.watchlist_rows()))
+
+
+def _batches(reads: list[bytes]) -> list[list[bytes]]:
+    return [reads[i : i + BATCH] for i in range(0, len(reads), BATCH)]
+
+
+@pytest.fixture(scope="module")
+def blobs(engine: Engine, reads: list[bytes]) -> list[ArchiveBatch]:
+    out = []
+    for batch in _batches(reads):
+        result, _, archived = engine.process_routed(batch, archive=True)
+        out.append(ArchiveBatch("plate_read", archived["plate_read"], result.accepted))
+    assert sum(b.rows for b in out) == N_EVENTS
+    return out
+
+
+def _fresh(folder: Path) -> None:
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+
+
+def _rows_written(folder: Path) -> int:
+    return sum(pl.read_parquet(f).height for f in folder.rglob("*.parquet"))
+
+
+def _run(benchmark: Any, folder: Path, fn: Any) -> None:
+    benchmark.pedantic(fn, setup=lambda: _fresh(folder), rounds=5, iterations=1)
+    assert _rows_written(folder) == N_EVENTS
+
+
+@pytest.mark.benchmark(group=GROUP)
+def test_archive_engine_and_writer(
+    benchmark: Any, events_info: Any, engine: Engine, reads: list[bytes], tmp_path: Path
+) -> None:
+    events_info(N_EVENTS)
+    batches = _batches(reads)
+
+    def run() -> None:
+        writer = ArchiveWriter(tmp_path)
+        for batch in batches:
+            result, _, archived = engine.process_routed(batch, archive=True)
+            for source, data in archived.items():
+                if data:
+                    writer.add(ArchiveBatch(source, data, result.accepted_by_source[source]))
+        writer.flush()
+
+    _run(benchmark, tmp_path, run)
+
+
+@pytest.mark.benchmark(group=GROUP)
+def test_archive_writer_only(
+    benchmark: Any, events_info: Any, blobs: list[ArchiveBatch], tmp_path: Path
+) -> None:
+    events_info(N_EVENTS)
+
+    def run() -> None:
+        writer = ArchiveWriter(tmp_path)
+        for b in blobs:
+            writer.add(b)
+        writer.flush()
+
+    _run(benchmark, tmp_path, run)
+
+
+@pytest.mark.benchmark(group=GROUP)
+def test_archive_writer_pseudonymised(
+    benchmark: Any, events_info: Any, blobs: list[ArchiveBatch], tmp_path: Path
+) -> None:
+    events_info(N_EVENTS)
+    pseudonymizer = Pseudonymizer(bytes(range(32)))
+
+    def run() -> None:
+        writer = ArchiveWriter(tmp_path, pseudonymizer=pseudonymizer)
+        for b in blobs:
+            writer.add(b)
+        writer.flush()
+
+    _run(benchmark, tmp_path, run)
+
+
+@pytest.mark.benchmark(group=GROUP)
+def test_baseline_json_loads_polars_write(
+    benchmark: Any, events_info: Any, reads: list[bytes], tmp_path: Path
+) -> None:
+    events_info(N_EVENTS)
+
+    def run() -> None:
+        rows = [json.loads(r) for r in reads]
+        pl.DataFrame(rows, infer_schema_length=None).write_parquet(
+            tmp_path / "events.parquet", compression="zstd"
+        )
+
+    _run(benchmark, tmp_path, run)
+
+
+ROUTED = "engine_routed_archive"
+
+
+@pytest.mark.benchmark(group=ROUTED)
+def test_process_routed_baseline_no_archive(
+    benchmark: Any, events_info: Any, engine: Engine, reads: list[bytes]
+) -> None:
+    events_info(N_EVENTS)
+    batches = _batches(reads)
+    benchmark(lambda: [engine.process_routed(b) for b in batches])
+
+
+@pytest.mark.benchmark(group=ROUTED)
+def test_process_routed_with_archive(
+    benchmark: Any, events_info: Any, engine: Engine, reads: list[bytes]
+) -> None:
+    events_info(N_EVENTS)
+    batches = _batches(reads)
+    out = benchmark(lambda: [engine.process_routed(b, archive=True) for b in batches])
+    assert sum(len(o[2]["plate_read"]) for o in out) > 100 * N_EVENTS
