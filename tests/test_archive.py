@@ -259,7 +259,7 @@ def test_alert_partition_is_the_alerts_the_run_emitted(clear: Replay) -> None:
         doc = orjson.loads(row["document"])
         assert row["alert_id"] == doc["alert_id"] and row["update"] == doc["update"]
         assert row["kind"] == doc["kind"] and row["priority"] == doc["priority"]
-        assert row["schema_version"] == doc["schema_version"] == 1
+        assert row["schema_version"] == doc["schema_version"] == 2
         assert row["event_time"] == ts_of(doc["event_time"])
         assert row["plate"] == doc.get("details", {}).get("normalized_plate")
     assert got["plate"].null_count() < got.height, "plate alerts carry their plate"

@@ -465,10 +465,13 @@ def _run_search(args: argparse.Namespace) -> int:
     prog = "sisec-stream search"
     try:
         archive: Path | None = args.archive
+        key_file: Path | None = args.key_file
         config: WatchlistConfig | None = None
         if args.config is not None:
-            from_config, config = archive_from_config(args.config)
-            archive = archive or from_config
+            settings = archive_from_config(args.config)
+            archive = archive or settings.path
+            key_file = key_file or settings.key_file
+            config = settings.watchlist
         if archive is None:
             raise SearchError(
                 "no archive to search: pass --archive DIR (the folder that holds "
@@ -479,7 +482,7 @@ def _run_search(args: argparse.Namespace) -> int:
             args.plate,
             since=parse_time(args.since),
             until=parse_time(args.until) if args.until else None,
-            key=load_key(args.key_file) if args.key_file else None,
+            key=load_key(key_file) if key_file else None,
             max_substitutions=args.max_substitutions,
             config=config,
             min_score=args.min_score,

@@ -27,7 +27,6 @@ with the columns of :data:`PLATE_READ_SCHEMA`.
 
 from __future__ import annotations
 
-import hashlib
 import re
 import time
 import tomllib
@@ -39,12 +38,15 @@ from typing import Any, Final
 
 import polars as pl
 
-from sisec_stream.errors import SisecError
+from sisec_stream.archive.pseudonym import MAX_KEY_BYTES, MIN_KEY_BYTES, token
+from sisec_stream.archive.schema import SCHEMAS
+from sisec_stream.errors import ConfigError, SisecError
 from sisec_stream.watchlist import Hit, Watchlist, WatchlistConfig
 
 __all__ = [
     "PLATE_READ_SCHEMA",
     "PLATE_READ_SOURCE",
+    "ArchiveSettings",
     "SearchError",
     "SearchResult",
     "Sighting",
@@ -62,32 +64,10 @@ __all__ = [
 #: The ``source=`` partition of plate reads.
 PLATE_READ_SOURCE: Final = "plate_read"
 
-#: Most bytes of a BLAKE2b key.
-_MAX_KEY_BYTES: Final = 64
 
-
-#: Columns of ``source=plate_read`` files (polars schema: name -> dtype): the one
-#: definition the archive's reader and writer should share.
-PLATE_READ_SCHEMA: Final[dict[str, pl.DataType]] = {
-    "event_id": pl.Utf8(),
-    "ts": pl.Datetime("ms", "UTC"),
-    "camera_id": pl.Utf8(),
-    "plate": pl.Utf8(),  # normalised; null when pseudonymized
-    "plate_token": pl.Utf8(),  # keyed BLAKE2b-128 hex of the normalised plate, or null
-    "plate_raw": pl.Utf8(),  # as the camera sent it; null when pseudonymized
-    "confidence": pl.Float64(),
-    "lat": pl.Float64(),
-    "lon": pl.Float64(),
-    "heading_deg": pl.Float64(),
-    "vehicle_class": pl.Utf8(),
-    "vehicle_make": pl.Utf8(),
-    "vehicle_color": pl.Utf8(),
-    "image_ref": pl.Utf8(),
-    "candidates": pl.List(
-        pl.Struct({"plate": pl.Utf8(), "token": pl.Utf8(), "confidence": pl.Float64()})
-    ),
-    "hit": pl.Boolean(),
-}
+#: Columns of ``source=plate_read`` files (polars schema: name -> dtype), as the
+#: archive writes them (:data:`sisec_stream.archive.schema.SCHEMAS`).
+PLATE_READ_SCHEMA: Final[dict[str, pl.DataType]] = dict(SCHEMAS["plate_read"])
 
 #: Columns a sighting reports.
 _OUT_COLUMNS: Final = (
@@ -229,63 +209,65 @@ def parse_time(text: str, now: datetime | None = None) -> datetime:
 
 
 def load_key(path: str | Path) -> bytes:
-    """The pseudonymization key: the file's bytes, exactly (1-64 bytes).
+    """The pseudonymization key: the file's bytes, as the archive writer reads them
+    (16 to 64; :func:`sisec_stream.archive.pseudonym.load_key`).
 
     Raises:
-        SearchError: the file cannot be read, is empty or holds more than 64 bytes.
+        SearchError: the file cannot be read or holds too few or too many bytes.
     """
     p = Path(path)
     try:
         key = p.read_bytes()
     except OSError as e:
         raise SearchError(
-            f"cannot read the key file {p} ({e.strerror}); pass the key the archive "
+            f"cannot read the key file {p} ({e.strerror}); pass the key file the archive "
             "was written with"
         ) from None
-    if not 0 < len(key) <= _MAX_KEY_BYTES:
+    if not MIN_KEY_BYTES <= len(key) <= MAX_KEY_BYTES:
         raise SearchError(
-            f"the key file {p} holds {len(key)} bytes; a BLAKE2b key is 1 to "
-            f"{_MAX_KEY_BYTES} bytes (the file's bytes are the key, as written)"
+            f"the key file {p} holds {len(key)} bytes, but archive keys are "
+            f"{MIN_KEY_BYTES} to {MAX_KEY_BYTES} bytes: pass the key file the archive "
+            "was written with"
         )
     return key
 
 
 def plate_token(plate: str, key: bytes) -> str:
     """The archive's token of a normalised plate: keyed BLAKE2b-128, hex."""
-    return hashlib.blake2b(plate.encode(), key=key, digest_size=16).hexdigest()
+    return token(plate, key)
 
 
-def archive_from_config(path: str | Path) -> tuple[Path | None, WatchlistConfig | None]:
-    """``[archive] path`` (relative to the file's folder) and the ``[watchlist]``
-    matching rules of a run configuration; None for what it does not set.
+@dataclass(frozen=True)
+class ArchiveSettings:
+    """What a run configuration says about its archive and its matching rules."""
+
+    path: Path | None = None
+    key_file: Path | None = None
+    watchlist: WatchlistConfig | None = None
+
+
+def archive_from_config(path: str | Path) -> ArchiveSettings:
+    """``[archive] path`` and ``key_file`` and the ``[watchlist]`` matching rules of a
+    run configuration (:class:`~sisec_stream.runconfig.RunConfig`); None for what it
+    does not set.
 
     Raises:
-        SearchError: the file cannot be read or parsed, or a key is invalid.
+        SearchError: the configuration cannot be loaded (the message says why).
     """
-    from sisec_stream.errors import ConfigError
     from sisec_stream.runconfig import RunConfig
 
     p = Path(path)
     try:
-        doc = tomllib.loads(p.read_text())
-    except OSError as e:
-        raise SearchError(f"cannot read the configuration {p} ({e.strerror})") from None
-    except tomllib.TOMLDecodeError as e:
-        raise SearchError(f"{p}: not valid TOML ({e})") from None
-    table = doc.get("archive", {})
-    archive: Path | None = None
-    if not isinstance(table, dict) or not isinstance(table.get("path", ""), str):
-        raise SearchError(f'{p}: [archive] path must be a folder, e.g. path = "archive"')
-    if table.get("path"):
-        archive = Path(table["path"])
-        archive = archive if archive.is_absolute() else p.parent / archive
-    # The watchlist rules as the run reads them; [archive] is not its table.
-    rest = {k: v for k, v in doc.items() if k != "archive"}
-    try:
-        config = RunConfig.from_dict(rest, source=p)
+        config = RunConfig.load(p)
+        doc = tomllib.loads(p.read_text(encoding="utf-8"))
     except ConfigError as e:
         raise SearchError(str(e)) from None
-    return archive, (config.watchlist if "watchlist" in doc else None)
+    archive = config.archive
+    return ArchiveSettings(
+        path=archive.path if archive is not None else None,
+        key_file=archive.key_file if archive is not None else None,
+        watchlist=config.watchlist if "watchlist" in doc else None,
+    )
 
 
 # -- the archive ----------------------------------------------------------------------------

@@ -15,10 +15,11 @@ from pathlib import Path
 
 from sisec_stream.errors import ConfigError
 
-__all__ = ["KEY_FILE_KEY", "MIN_KEY_BYTES", "Pseudonymizer", "load_key"]
+__all__ = ["KEY_FILE_KEY", "MAX_KEY_BYTES", "MIN_KEY_BYTES", "Pseudonymizer", "load_key", "token"]
 
 #: Shortest key accepted (blake2b takes up to 64 bytes).
 MIN_KEY_BYTES = 16
+#: Longest key accepted (blake2b's limit).
 MAX_KEY_BYTES = 64
 #: Where the key file is configured (named in errors).
 KEY_FILE_KEY = "archive.key_file"
@@ -65,6 +66,11 @@ def load_key(path: Path) -> bytes:
     return key
 
 
+def token(plate: str, key: bytes) -> str:
+    """The token of one normalised plate under ``key``."""
+    return hashlib.blake2b(plate.encode(), key=key, digest_size=16).hexdigest()
+
+
 class Pseudonymizer:
     """Turns normalised plates into keyed tokens."""
 
@@ -82,7 +88,7 @@ class Pseudonymizer:
 
     def token(self, plate: str) -> str:
         """The token of one normalised plate."""
-        return hashlib.blake2b(plate.encode(), key=self._key, digest_size=16).hexdigest()
+        return token(plate, self._key)
 
     def tokens(self, plates: Iterable[str]) -> list[str]:
         """Tokens of several plates (pass unique ones: each is hashed)."""
