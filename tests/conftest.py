@@ -8,9 +8,13 @@ from pathlib import Path
 import orjson
 import pytest
 
-from sisec_stream import Engine, Watchlist
+from sisec_stream import ALERT_KINDS, Engine, Watchlist
+from sisec_stream.demo import city_engine
+from sisec_stream.generator import Scenario, ScenarioConfig
+from sisec_stream.incidents import fold
 from sisec_stream.kafka import BrokerSettings
 from sisec_stream.kafka.testing import temporary_broker
+from sisec_stream.sources import SCENARIO_SOURCES
 
 #: Kafka jars, fetched by Maven once per machine and shared by every test broker.
 SHARED_KAFKA_LIB = Path(__file__).resolve().parents[1] / ".kafka" / "lib"
@@ -81,3 +85,37 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrokerSettings]
     """One real broker for the session, in a temporary folder on free ports."""
     with temporary_broker(tmp_path_factory.mktemp("kafka"), SHARED_KAFKA_LIB) as settings:
         yield settings
+
+
+@pytest.fixture(scope="session")
+def city_alerts(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, object]]:
+    """A simulated city's alerts of every kind, pages and updates, as the pipeline
+    emits them (the demo's engine: zones, registries, the prison's allow list),
+    with a tamper report added so that every kind occurs."""
+    config = ScenarioConfig(
+        seed=4,
+        duration_s=1800,
+        cameras=40,
+        watchlist_size=2000,
+        listed_share=0.05,
+        devices=80,
+        presses_per_device_per_day=60.0,
+        offline_device_share=0.05,
+        malformed_share=0.01,
+    )
+    scenario = Scenario(config)
+    engine = city_engine(scenario, tmp_path_factory.mktemp("city"))
+    batches = [[line for _, line, _ in scenario.events(s)] for s in SCENARIO_SOURCES]  # type: ignore[arg-type]
+    device = scenario.devices[0]
+    tamper = {
+        "type": "button_press",
+        "event_id": "tamper-1",
+        "ts": orjson.loads(batches[1][-1])["ts"],
+        "device_id": device.device_id,
+        "device_kind": device.device_kind,
+        "action": "tamper",
+    }
+    batches[1].append(orjson.dumps(tamper))
+    out: list[dict[str, object]] = [orjson.loads(a.json) for a in fold(engine, batches)]
+    assert {a["kind"] for a in out} == set(ALERT_KINDS)
+    return out
