@@ -278,6 +278,14 @@ def test_expiry_and_valid_from_are_judged_at_the_event_time(broker: BrokerSettin
 # -- file reloads -----------------------------------------------------------------------
 
 
+def _swap(path: Path, data: bytes) -> None:
+    """Replace a watched file the way docs/run.md says to: write aside, rename in
+    (a reload must never see it half written, however loaded the machine is)."""
+    aside = path.with_name(path.name + ".new")
+    aside.write_bytes(data)
+    os.replace(aside, path)
+
+
 def test_file_reload_takes_effect_and_a_bad_file_keeps_the_list(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -300,7 +308,7 @@ def test_file_reload_takes_effect_and_a_bad_file_keeps_the_list(
     reloader.start()
     try:
         assert hits(engine, "ABC123") == ["OLD"]
-        path.write_bytes(b"entry_id,plate,list\nNEW,KLM456,wanted\n")
+        _swap(path, b"entry_id,plate,list\nNEW,KLM456,wanted\n")
         until(lambda: hits(engine, "KLM456") == ["NEW"], "the reloaded entry")
         assert hits(engine, "ABC123") == [], "replace_all: the old entry is gone"
         until(
@@ -310,14 +318,14 @@ def test_file_reload_takes_effect_and_a_bad_file_keeps_the_list(
         assert metrics.value("sisec_watchlist_entries", {"list": "sv"}) == 0, "emptied list"
 
         caplog.set_level(logging.ERROR, logger="sisec_stream.run")
-        path.write_bytes(b"entry_id,plate,list\nNEW,KLM456,wanted\nBAD,A,wanted\n")
+        _swap(path, b"entry_id,plate,list\nNEW,KLM456,wanted\nBAD,A,wanted\n")
         until(lambda: reloads("failed") == 1, "the failed reload")
         assert hits(engine, "KLM456") == ["NEW"] and len(wl) == 1, "the old list stays"
         (error,) = [r.getMessage() for r in caplog.records if "not reloaded" in r.getMessage()]
         assert str(path) in error and "line 3" in error
         assert reloader._thread is not None and reloader._thread.is_alive()
 
-        path.write_bytes(b"entry_id,plate,list\nFIXED,XYZ987,wanted\n")
+        _swap(path, b"entry_id,plate,list\nFIXED,XYZ987,wanted\n")
         until(lambda: hits(engine, "XYZ987") == ["FIXED"], "the fixed file")
         assert reloads("ok") == 2
     finally:
@@ -339,7 +347,7 @@ def test_a_reload_keeps_the_topics_entries_and_deletions(
         assert feed.wait_caught_up(30)
         assert hits(engine, "TOP111") == ["T1"] and hits(engine, "XYZ987") == []
         reloader = WatchlistReloader(wl, path, 60.0, feed=feed)
-        path.write_bytes(b"entry_id,plate,list\nF2,XYZ987,sv\nF3,KLM456,sv\n")
+        _swap(path, b"entry_id,plate,list\nF2,XYZ987,sv\nF3,KLM456,sv\n")
         assert reloader.check() is None, "a change must hold still for one check"
         report = reloader.check()
         assert report is not None and report.loaded == 2
