@@ -8,13 +8,18 @@ Group ``archive_write``, every benchmark from the same raw reads to Parquet file
 
 - ``test_archive_engine_and_writer``: what the flow does, ``Engine.process_routed(
   archive=True)`` per batch of 5,000 (parse, validate, match, the normalised JSON
-  lines), then :class:`ArchiveWriter` (``polars.read_ndjson`` per source and flush,
-  partitioned by date, zstd);
+  lines), then :class:`ArchiveWriter` (each batch appended to the write-ahead spool
+  file, then at the flush ``polars.read_ndjson`` of the spool per source,
+  partitioned by date, zstd, files fsynced, spool deleted);
 - ``test_archive_writer_only`` / ``..._pseudonymised``: the writer alone, from the
-  engine's lines (with a key: tokens of every distinct plate, non-hit plates hidden);
+  engine's lines (with a key: tokens of every plate and non-hit plates hidden per
+  batch, before the spool);
 - ``test_baseline_json_loads_polars_write``: ``json.loads`` of each raw event,
   ``polars.DataFrame`` of the dicts, one ``write_parquet`` (zstd): no validation,
   no normalisation, no partitions, nested fields as polars infers them.
+
+Group ``archive_spool``: the writer's appends alone (no flush), without and with a
+key: what the sink costs the worker per batch before it returns.
 
 Group ``engine_routed_archive``: ``Engine.process_routed`` on the same reads with and
 without the archive output (the baseline): what ``archive=True`` costs the engine.
@@ -86,6 +91,7 @@ def _rows_written(folder: Path) -> int:
 def _run(benchmark: Any, folder: Path, fn: Any) -> None:
     benchmark.pedantic(fn, setup=lambda: _fresh(folder), rounds=5, iterations=1)
     assert _rows_written(folder) == N_EVENTS
+    assert not (folder / "_spool").exists(), "the spool is deleted once archived"
 
 
 @pytest.mark.benchmark(group=GROUP)
@@ -96,13 +102,12 @@ def test_archive_engine_and_writer(
     batches = _batches(reads)
 
     def run() -> None:
-        writer = ArchiveWriter(tmp_path)
-        for batch in batches:
-            result, _, archived = engine.process_routed(batch, archive=True)
-            for source, data in archived.items():
-                if data:
-                    writer.add(ArchiveBatch(source, data, result.accepted_by_source[source]))
-        writer.flush()
+        with ArchiveWriter(tmp_path) as writer:
+            for batch in batches:
+                result, _, archived = engine.process_routed(batch, archive=True)
+                for source, data in archived.items():
+                    if data:
+                        writer.add(ArchiveBatch(source, data, result.accepted_by_source[source]))
 
     _run(benchmark, tmp_path, run)
 
@@ -114,10 +119,9 @@ def test_archive_writer_only(
     events_info(N_EVENTS)
 
     def run() -> None:
-        writer = ArchiveWriter(tmp_path)
-        for b in blobs:
-            writer.add(b)
-        writer.flush()
+        with ArchiveWriter(tmp_path) as writer:
+            for b in blobs:
+                writer.add(b)
 
     _run(benchmark, tmp_path, run)
 
@@ -130,12 +134,46 @@ def test_archive_writer_pseudonymised(
     pseudonymizer = Pseudonymizer(bytes(range(32)))
 
     def run() -> None:
-        writer = ArchiveWriter(tmp_path, pseudonymizer=pseudonymizer)
-        for b in blobs:
-            writer.add(b)
-        writer.flush()
+        with ArchiveWriter(tmp_path, pseudonymizer=pseudonymizer) as writer:
+            for b in blobs:
+                writer.add(b)
 
     _run(benchmark, tmp_path, run)
+
+
+SPOOL = "archive_spool"
+
+
+def _spool_only(benchmark: Any, folder: Path, blobs: list[ArchiveBatch], key: bytes | None) -> None:
+    pseudonymizer = None if key is None else Pseudonymizer(key)
+
+    def run() -> None:
+        writer = ArchiveWriter(folder, pseudonymizer=pseudonymizer)
+        for b in blobs:
+            writer.add(b)
+        writer.release()  # no flush: what the worker pays per batch
+
+    benchmark.pedantic(run, setup=lambda: _fresh(folder), rounds=5, iterations=1)
+    lines = sum(f.read_bytes().count(b"\n") for f in folder.rglob("*.ndjson"))
+    assert lines == N_EVENTS
+
+
+@pytest.mark.benchmark(group=SPOOL)
+def test_spool_append_only(
+    benchmark: Any, events_info: Any, blobs: list[ArchiveBatch], tmp_path: Path
+) -> None:
+    """The sink's part of every batch: append to the spool file (os.write)."""
+    events_info(N_EVENTS)
+    _spool_only(benchmark, tmp_path, blobs, None)
+
+
+@pytest.mark.benchmark(group=SPOOL)
+def test_spool_append_only_pseudonymised(
+    benchmark: Any, events_info: Any, blobs: list[ArchiveBatch], tmp_path: Path
+) -> None:
+    """The same with a key: tokens and hidden plates before the append."""
+    events_info(N_EVENTS)
+    _spool_only(benchmark, tmp_path, blobs, bytes(range(32)))
 
 
 @pytest.mark.benchmark(group=GROUP)

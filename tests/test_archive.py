@@ -119,16 +119,14 @@ def keyed(clear: Replay, tmp_path_factory: pytest.TempPathFactory) -> Replay:
 class Expected:
     """What the archive must hold, from the input files and an engine of our own."""
 
-    def __init__(self, replay: Replay) -> None:
-        engine = Engine(watchlist=Watchlist.from_csv(replay.city / "watchlist.csv"))
+    def __init__(self, city: Path) -> None:
+        engine = Engine(watchlist=Watchlist.from_csv(city / "watchlist.csv"))
         self.n_in = 0
         self.rejected = 0
         self.accepted: dict[str, list[dict[str, Any]]] = {s: [] for s in SOURCE_OF_FILE.values()}
         self.hits: set[str] = set()
         for name, source in SOURCE_OF_FILE.items():
-            raw = [
-                x for x in (replay.city / f"{name}.jsonl").read_bytes().split(b"\n") if x.strip()
-            ]
+            raw = [x for x in (city / f"{name}.jsonl").read_bytes().split(b"\n") if x.strip()]
             result = engine.process(raw)
             bad = {r.index for r in result.rejects}
             self.n_in += len(raw)
@@ -178,7 +176,7 @@ def _row(source: str, e: dict[str, Any], hit: bool, key: bytes | None) -> dict[s
 
 @pytest.fixture(scope="module")
 def expected(clear: Replay) -> Expected:
-    return Expected(clear)
+    return Expected(clear.city)
 
 
 def _by_id(rows: list[dict[str, Any]], key: str = "event_id") -> dict[str, dict[str, Any]]:
@@ -340,6 +338,8 @@ def test_no_clear_plate_of_a_non_hit_read_anywhere_on_disk(
     assert len(secret) > 1000
     files = keyed.files()
     assert {f.parent.parent.name for f in files} == {f"source={s}" for s in SOURCES}
+    others = [f for f in keyed.archive.rglob("*") if f.is_file() and f.suffix != ".parquet"]
+    assert not others, f"only Parquet files are left (the spool is gone): {others}"
     for f in files:
         values = set()
         for row in pl.read_parquet(f).iter_rows():
@@ -354,6 +354,43 @@ def test_no_clear_plate_of_a_non_hit_read_anywhere_on_disk(
     for f in clear.archive.glob("source=plate_read/*/*.parquet"):
         found |= _plate_like_runs(pl.read_parquet(f).write_ipc(None).getvalue()) & secret
     assert len(found) > len(secret) / 2
+
+
+def test_the_spool_holds_no_clear_plate_of_a_non_hit_read(
+    clear: Replay, expected: Expected, tmp_path: Path
+) -> None:
+    """With a key, reads are pseudonymised before they are spooled: what waits on
+    disk for its flush (up to ``flush_interval_s``) shows no plate of a read that
+    is not a hit either. Without a key the same scan finds them."""
+    secret = _non_hit_plates(expected)
+    engine = Engine(watchlist=Watchlist.from_csv(clear.city / "watchlist.csv"))
+    lines = (clear.city / "plate_reads.jsonl").read_bytes().splitlines()
+    spooled: dict[str, bytes] = {}
+    for name, key in (("keyed", KEY), ("clear", None)):
+        root = tmp_path / name
+        writer = ArchiveWriter(root, pseudonymizer=None if key is None else Pseudonymizer(key))
+        for i in range(0, len(lines), 500):
+            result, _, archived = engine.process_routed(lines[i : i + 500], archive=True)
+            writer.add(ArchiveBatch("plate_read", archived["plate_read"], result.accepted))
+        writer.release()  # as a killed process would: the spool stays, unflushed
+        assert not list(root.rglob("*.parquet"))
+        spooled[name] = b"".join(f.read_bytes() for f in root.rglob("*.ndjson"))
+    assert spooled["keyed"].count(b"\n") == len(expected.accepted["plate_read"])
+    assert not _plate_like_runs(spooled["keyed"]) & secret
+    assert len(_plate_like_runs(spooled["clear"]) & secret) > len(secret) / 2, "the scan can fail"
+    # What a restart archives from the keyed spool is what a flush would have written;
+    # a spool written in clear gets its tokens when a key is configured by then.
+    assert main(["archive", "recover", "--path", str(tmp_path / "keyed")]) == 0
+    (tmp_path / "archive.key").write_bytes(KEY)
+    config = tmp_path / "sisec.toml"
+    config.write_text('[archive]\npath = "clear"\nkey_file = "archive.key"\n')
+    assert main(["archive", "recover", "-c", str(config)]) == 0
+    want = _by_id(expected.rows("plate_read", KEY))
+    for name in ("keyed", "clear"):
+        got = pl.read_parquet(sorted((tmp_path / name).glob("source=plate_read/*/*.parquet")))
+        assert got.schema == SCHEMAS["plate_read"]
+        assert _by_id(got.to_dicts()) == want, name
+        assert not (tmp_path / name / "_spool").exists()
 
 
 # ---------------------------------------------------------------- retention
@@ -378,6 +415,9 @@ def test_prune_deletes_old_partitions_and_nothing_else(
     (root / "source=plate_read" / "notes.txt").write_text("mine too")
     old_bad = root / "source=call" / "date=2026-02-30"  # not a real date: not ours
     old_bad.mkdir()
+    spool = root / "_spool" / "worker-0" / "seg-00000000"
+    spool.mkdir(parents=True)
+    (spool / "call.ndjson").write_bytes(b"{}\n")
 
     def days_left() -> dict[str, list[int]]:
         return {
@@ -404,6 +444,7 @@ def test_prune_deletes_old_partitions_and_nothing_else(
     assert (root / "README.txt").exists() and old_bad.exists()
     assert (root / "source=plate_read" / "date=not-a-date").exists()
     assert (root / "source=plate_read" / "notes.txt").exists()
+    assert (spool / "call.ndjson").exists(), "the spool is not a partition"
 
 
 def test_prune_takes_its_defaults_from_the_config(tmp_path: Path) -> None:
@@ -468,6 +509,8 @@ def test_key_file_missing_or_short_names_the_file(
         ('path = "a"\nflush_interval_s = "1m"', "archive.flush_interval_s", "number of seconds"),
         ('path = "a"\nretention_days = 0', "archive.retention_days", "whole number 1..36500"),
         ('path = "a"\ncompression = "brotli"', "archive.compression", "one of zstd"),
+        ('path = "a"\nfsync_interval_s = -1', "archive.fsync_interval_s", "from 0 (sync after"),
+        ('path = "a"\nfsync_interval_s = true', "archive.fsync_interval_s", "to 3600, got True"),
         ("flush_rows = 10", "archive.path", 'missing: the archive folder, e.g. path = "archive"'),
         ('path = ""', "archive.path", "non-empty string"),
     ],
@@ -493,6 +536,10 @@ def test_archive_settings_and_defaults(tmp_path: Path) -> None:
         None,
         None,
     )
+    assert a.fsync_interval_s == 1.0
+    config.write_text('[archive]\npath = "arch"\nfsync_interval_s = 0\n')
+    assert RunConfig.load(config).archive.fsync_interval_s == 0.0  # type: ignore[union-attr]
+    config.write_text('[archive]\npath = "arch"\n')
     assert RunConfig.load(tmp_path / "sisec.toml").archive == a
     config.write_text("")
     assert RunConfig.load(config).archive is None
@@ -524,17 +571,32 @@ def _batch(n: int, day: str = "2026-11-23") -> ArchiveBatch:
 
 def test_a_failed_write_raises_and_keeps_the_rows(tmp_path: Path) -> None:
     root = tmp_path / "archive"
-    root.write_text("a file where the archive folder should be")
+    root.mkdir()
+    blocker = root / "source=call"
+    blocker.write_text("a file where the source folder should be")
     writer = ArchiveWriter(root)
     writer.add(_batch(3))
     writer.add(_batch(2, "2026-11-24"))
-    with pytest.raises(ArchiveWriteError, match=r"cannot write .*source=call.*they stay buffered"):
+    with pytest.raises(
+        ArchiveWriteError, match=r"cannot write .*source=call.*they stay in the spool"
+    ):
         writer.flush()
     assert writer.pending_rows == 5, "nothing dropped"
-    root.unlink()
+    assert list((root / "_spool" / "worker-0").glob("seg-*/call.ndjson")), "still spooled"
+    blocker.unlink()
     written = writer.flush()
     assert writer.pending_rows == 0 and len(written) == 2
     assert sum(pl.read_parquet(p).height for p in written) == 5
+    writer.close()
+    assert not (root / "_spool").exists(), "the spool goes once it is archived"
+
+
+def test_an_unwritable_spool_fails_the_batch(tmp_path: Path) -> None:
+    root = tmp_path / "archive"
+    root.write_text("a file where the archive folder should be")
+    writer = ArchiveWriter(root)
+    with pytest.raises(ArchiveWriteError, match=r"cannot write the spool folder .*archive"):
+        writer.add(_batch(3))
 
 
 def test_a_failed_write_stops_the_run(
@@ -580,8 +642,29 @@ def test_an_idle_buffer_is_written_after_the_interval(tmp_path: Path) -> None:
     assert sink.rows_written == 3 and sink.files_written == 2
 
 
+def test_batches_go_on_while_the_timer_flushes(tmp_path: Path) -> None:
+    """The timer's flushes swap the spool's segment under the appends: every row
+    is written once, none lost or doubled, and the spool is gone at the end."""
+    engine = Engine()
+    sink = ArchiveSink(tmp_path, flush_rows=10**6, flush_interval_s=0.02)
+    part = sink.build("archive", 0, 1)
+    want = []
+    for i in range(300):
+        lines = _batch_lines(7, f"t{i}-")
+        _, _, archived = engine.process_routed(lines, archive=True)
+        part.write_batch([ArchiveBatch("call", archived["call"], 7)])
+        want += [f"t{i}-{j}" for j in range(7)]
+        time.sleep(0.002)
+    part.close()
+    files = sorted(tmp_path.rglob("*.parquet"))
+    assert len(files) > 5, "the timer flushed while batches came"
+    got = pl.read_parquet(files)["event_id"].to_list()
+    assert sorted(got) == sorted(want)
+    assert sink.rows_written == len(want) and not (tmp_path / "_spool").exists()
+
+
 def test_flush_rows_writes_without_waiting(tmp_path: Path) -> None:
-    sink = ArchiveSink(tmp_path, flush_rows=5, flush_interval_s=3600)
+    sink = ArchiveSink(tmp_path, flush_rows=5, flush_interval_s=3600, fsync_interval_s=0)
     part = sink.build("archive", 0, 1)
     part.write_batch([_batch(3)])
     assert not list(tmp_path.rglob("*.parquet"))
@@ -672,8 +755,17 @@ def test_closing_after_a_failure_logs_the_rows_it_cannot_write(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     root = tmp_path / "archive"
-    root.write_text("not a folder")
+    root.mkdir()
+    (root / "source=call").write_text("not a folder")
     sink = ArchiveSink(root, flush_rows=1000)
     sink.build("archive", 0, 1).write_batch([_batch(4)])
     assert sink.close() == 4
-    assert "cannot write" in caplog.text and "4 rows not archived" in caplog.text
+    assert "cannot write" in caplog.text and "4 rows not archived yet" in caplog.text
+    assert "they stay in the spool" in caplog.text
+    # The next start archives them.
+    (root / "source=call").unlink()
+    again = ArchiveSink(root, flush_rows=1000)
+    again.build("archive", 0, 1).close()
+    got = pl.read_parquet(sorted(root.glob("source=call/*/*.parquet")))
+    assert sorted(got["event_id"]) == [f"c-{i}" for i in range(4)]
+    assert again.rows_recovered == 4 and not (root / "_spool").exists()

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from sisec_stream import __version__
 
 if TYPE_CHECKING:
-    from sisec_stream.runconfig import RunConfig
+    from sisec_stream.runconfig import ArchiveConfig, RunConfig
 
 __all__ = ["main", "parse_duration"]
 
@@ -510,7 +510,8 @@ def _add_archive(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         "archive",
         help="manage the event archive (Parquet by source and date; docs/archive.md)",
         description="prune: delete the archive's date partitions older than --days days "
-        "before today (UTC), for every source.",
+        "before today (UTC), for every source. recover: write to Parquet what crashed "
+        "runs left in the archive's write-ahead spool.",
     )
     actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
     prune = actions.add_parser(
@@ -530,21 +531,75 @@ def _add_archive(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     )
     prune.add_argument("--dry-run", action="store_true", help="only list what would go")
     _add_config_option(prune)
+    recover = actions.add_parser(
+        "recover",
+        help="archive what crashed runs left in the spool (<path>/_spool)",
+        description="Writes to Parquet the spool segments that runs killed before their "
+        "flush left under <path>/_spool, for every worker index whose spool no running "
+        "process holds, then deletes them. A run does this itself when it starts again; "
+        "use this when it will not (fewer workers on another machine, a retired "
+        "archive). Plates of reads that are not hits are pseudonymised with the key of "
+        "--config's [archive] key_file when the spool holds them in clear.",
+    )
+    recover.add_argument(
+        "--path", type=Path, help="the archive folder (default: [archive] path of --config)"
+    )
+    _add_config_option(recover)
 
 
 def _run_archive(args: argparse.Namespace) -> int:
-    from datetime import UTC, datetime, timedelta
-
-    from sisec_stream.archive.retention import NotAnArchiveError, prune
     from sisec_stream.errors import ConfigError
 
-    prog = "sisec-stream archive prune"
+    prog = f"sisec-stream archive {args.action}"
     try:
         config = _load_config(args.config) if args.config else None
     except ConfigError as e:
         print(f"{prog}: {e}", file=sys.stderr)
         return 2
     archive = config.archive if config is not None else None
+    if args.action == "recover":
+        return _run_archive_recover(args, prog, archive)
+    return _run_archive_prune(args, prog, archive)
+
+
+def _run_archive_recover(args: argparse.Namespace, prog: str, archive: ArchiveConfig | None) -> int:
+    from sisec_stream.archive import ArchiveWriteError, Pseudonymizer, recover_spools
+    from sisec_stream.archive.spool import SPOOL_DIR
+
+    path: Path | None = args.path or (archive.path if archive is not None else None)
+    if path is None:
+        print(
+            f"{prog}: which archive? give --path DIR, or -c with an [archive] path", file=sys.stderr
+        )
+        return 2
+    if not path.is_dir():
+        print(f"{prog}: {path}: no such folder; give the archive's folder", file=sys.stderr)
+        return 2
+    key = archive.key_file if archive is not None else None
+    try:
+        done = recover_spools(
+            path,
+            pseudonymizer=None if key is None else Pseudonymizer.from_file(key),
+            compression=archive.compression if archive is not None else "zstd",
+        )
+    except ArchiveWriteError as e:
+        print(f"{prog}: {e}", file=sys.stderr)
+        return 1
+    for worker, rows in done.items():
+        if rows is None:
+            print(f"worker {worker}: in use by a running process, left alone")
+        else:
+            print(f"worker {worker}: archived {rows:,} rows")
+    total = sum(r for r in done.values() if r is not None)
+    print(f"{total:,} rows archived from {len(done)} worker spool(s) in {path / SPOOL_DIR}")
+    return 0
+
+
+def _run_archive_prune(args: argparse.Namespace, prog: str, archive: ArchiveConfig | None) -> int:
+    from datetime import UTC, datetime, timedelta
+
+    from sisec_stream.archive.retention import NotAnArchiveError, prune
+
     path = args.path or (archive.path if archive is not None else None)
     days: int | None = args.days
     if days is None and archive is not None:

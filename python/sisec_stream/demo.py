@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from sisec_stream.archive.schema import SOURCE_DIR
+from sisec_stream.archive.spool import SPOOL_DIR
 from sisec_stream.archive.writer import ArchiveSink
 from sisec_stream.engine import Alert, Engine, EngineConfig, Reject
 from sisec_stream.flow import build_alerts_flow, run_flow
@@ -202,7 +203,9 @@ def run_demo(options: DemoOptions, *, log: IO[str] | None = None) -> DemoSummary
     )
     reject_sink: JsonLinesSink[Reject] = JsonLinesSink(out / "rejects.jsonl", reject_line)
     archive_dir = out / "archive"
-    if archive_dir.is_dir() and any(SOURCE_DIR.match(p.name) for p in archive_dir.iterdir()):
+    if archive_dir.is_dir() and any(
+        SOURCE_DIR.match(p.name) or p.name == SPOOL_DIR for p in archive_dir.iterdir()
+    ):
         shutil.rmtree(archive_dir)  # the previous demo's, like alerts.jsonl
     archive = ArchiveSink(archive_dir)
     source = ScenarioSource(scenario, speed=options.speed, batch_size=options.batch_size)

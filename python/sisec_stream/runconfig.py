@@ -80,6 +80,9 @@ class ArchiveConfig:
             reads that are not hits are archived as tokens only. None: in clear.
         retention_days: Default ``--days`` of ``sisec-stream archive prune``.
         compression: Parquet compression.
+        fsync_interval_s: ``fsync`` the write-ahead spool at most this long after
+            a batch was appended (0: after every batch); bounds what a power loss
+            may take of acknowledged rows.
     """
 
     path: Path
@@ -88,6 +91,7 @@ class ArchiveConfig:
     key_file: Path | None = None
     retention_days: int | None = None
     compression: Compression = "zstd"
+    fsync_interval_s: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -357,6 +361,7 @@ class _Reader:
             "key_file",
             "retention_days",
             "compression",
+            "fsync_interval_s",
         }
         t = self.table("archive", known)
         path = self.path(t, "archive", "path")
@@ -373,6 +378,13 @@ class _Reader:
                 "archive.flush_interval_s",
                 f"must be a number of seconds above 0 and at most 86400, got "
                 f"{t.get('flush_interval_s')!r}",
+            )
+        fsync = t.get("fsync_interval_s", 1.0)
+        if isinstance(fsync, bool) or not isinstance(fsync, int | float) or not 0 <= fsync <= 3600:
+            raise self.fail(
+                "archive.fsync_interval_s",
+                "must be a number of seconds from 0 (sync after every batch) to 3600, got "
+                f"{t.get('fsync_interval_s')!r}",
             )
         key_file = self.path(t, "archive", "key_file")
         if key_file is not None:
@@ -393,6 +405,7 @@ class _Reader:
                 else self.integer(t, "archive", "retention_days", 0, 1, 36_500)
             ),
             compression=cast(Compression, compression),
+            fsync_interval_s=float(fsync),
         )
 
     def fraction(self, t: Mapping[str, Any], name: str, key: str, default: float) -> float:

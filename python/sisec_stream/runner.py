@@ -153,10 +153,12 @@ def build_archive_sink(config: RunConfig) -> ArchiveSink | None:
         return None
     pseudonymizer = None if a.key_file is None else Pseudonymizer.from_file(a.key_file)
     log.info(
-        "archive: %s (flush every %d rows or %.0f s; plates of reads that are not hits %s)",
+        "archive: %s (flush every %d rows or %.0f s, spool synced every %g s; plates of "
+        "reads that are not hits %s)",
         a.path,
         a.flush_rows,
         a.flush_interval_s,
+        a.fsync_interval_s,
         "pseudonymised" if pseudonymizer is not None else "in clear",
     )
     return ArchiveSink(
@@ -165,6 +167,7 @@ def build_archive_sink(config: RunConfig) -> ArchiveSink | None:
         flush_interval_s=a.flush_interval_s,
         pseudonymizer=pseudonymizer,
         compression=a.compression,
+        fsync_interval_s=a.fsync_interval_s,
     )
 
 
@@ -537,6 +540,8 @@ def run(config: RunConfig, options: RunOptions, stream: IO[str] | None = None) -
                 line += (
                     f"; archived {a.rows_written:,} rows in {a.files_written:,} files to {a.root}"
                 )
+                if a.rows_recovered:
+                    line += f" ({a.rows_recovered:,} of them left in the spool by an earlier run)"
             print(line, file=out)
         if server is not None:
             server.close()

@@ -2,7 +2,8 @@
 partitioned by source and UTC date (docs/archive.md).
 
 - :mod:`.schema`: the on-disk layout and the columns of each source;
-- :mod:`.writer`: the flow's sink (buffers, flushes, partitioned writes);
+- :mod:`.writer`: the flow's sink (spools, flushes, partitioned writes);
+- :mod:`.spool`: the write-ahead spool (what is acknowledged and not yet in Parquet);
 - :mod:`.pseudonym`: keyed tokens of plates of reads that are not hits;
 - :mod:`.retention`: ``sisec-stream archive prune``.
 """
@@ -18,6 +19,7 @@ from sisec_stream.archive.writer import (
     ArchiveSink,
     ArchiveWriteError,
     ArchiveWriter,
+    recover_spools,
 )
 
 __all__ = [
@@ -33,4 +35,5 @@ __all__ = [
     "load_key",
     "partition_dir",
     "prune",
+    "recover_spools",
 ]

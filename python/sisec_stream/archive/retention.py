@@ -3,8 +3,8 @@
 Only ``<root>/source=<name>/date=<YYYY-MM-DD>`` folders are ever deleted, and only
 when their date is more than ``days`` days before today (UTC): with ``days=30``
 on 2026-11-24, ``date=2026-10-24`` and older go, ``date=2026-10-25`` stays. Any
-other file or folder is left alone, and a path holding no ``source=`` folder is
-refused as not an archive.
+other file or folder is left alone (the write-ahead spool ``_spool`` too), and a
+path holding no ``source=`` folder (nor a spool) is refused as not an archive.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from sisec_stream.archive.schema import DATE_DIR, SOURCE_DIR
+from sisec_stream.archive.spool import SPOOL_DIR
 from sisec_stream.errors import SisecError
 
 __all__ = ["NotAnArchiveError", "Partition", "expired", "prune"]
@@ -39,7 +40,7 @@ def _partitions(root: Path) -> list[Partition]:
             f"{root}: no such folder; give the archive's folder ([archive] path)"
         )
     sources = [p for p in sorted(root.iterdir()) if p.is_dir() and SOURCE_DIR.match(p.name)]
-    if not sources:
+    if not sources and not (root / SPOOL_DIR).is_dir():  # a spool alone: nothing written yet
         raise NotAnArchiveError(
             f"{root}: not an archive (no source=... folders in it); give the archive's "
             "folder ([archive] path), e.g. out/archive; nothing was deleted"

@@ -22,6 +22,7 @@ __all__ = [
     "SCHEMAS",
     "SOURCES",
     "SOURCE_DIR",
+    "SPOOL_SCHEMAS",
     "TS",
     "file_name",
     "partition_dir",
@@ -115,6 +116,26 @@ def _raw(schema: pl.Schema) -> pl.Schema:
 
 #: The schema ``polars.read_ndjson`` reads the engine's lines with (per event source).
 RAW_SCHEMAS: dict[str, pl.Schema] = {s: _raw(SCHEMAS[s]) for s in EVENT_SOURCES}
+
+#: The schema of the write-ahead spool's lines (:mod:`.spool`), per source: the
+#: engine's lines, plate reads with ``plate_token`` when they were pseudonymised
+#: before spooling (absent: not yet), and alerts as the fields of
+#: :class:`~sisec_stream.engine.Alert` with ``event_time`` in epoch ms.
+SPOOL_SCHEMAS: dict[str, pl.Schema] = {
+    "plate_read": pl.Schema({**RAW_SCHEMAS["plate_read"], "plate_token": _S}),
+    "button_press": RAW_SCHEMAS["button_press"],
+    "call": RAW_SCHEMAS["call"],
+    "alert": pl.Schema(
+        {
+            "alert_id": _S,
+            "update": pl.Int32(),
+            "kind": _S,
+            "priority": pl.Int64(),  # read_ndjson takes no Int8 (polars 2.1): cast after
+            "event_time": pl.Int64(),
+            "document": _S,
+        }
+    ),
+}
 
 
 def partition_dir(root: Path, source: str, day: date) -> Path:
