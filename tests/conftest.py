@@ -87,6 +87,19 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrokerSettings]
         yield settings
 
 
+def square_zone(
+    zone_id: str, x0: float, y0: float, x1: float, y1: float, **props: object
+) -> dict[str, object]:
+    """A GeoJSON Feature: the zone ``zone_id`` (named ``Zona <id>``) over the
+    rectangle (x0, y0)-(x1, y1), lon/lat, with ``props`` as its properties."""
+    ring = [[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]]
+    return {
+        "type": "Feature",
+        "properties": {"zone_id": zone_id, "name": f"Zona {zone_id}", **props},
+        "geometry": {"type": "Polygon", "coordinates": [ring]},
+    }
+
+
 @pytest.fixture(scope="session")
 def city_alerts(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, object]]:
     """A simulated city's alerts of every kind, pages and updates, as the pipeline

@@ -17,6 +17,7 @@ from typing import Any
 import orjson
 import pytest
 
+from conftest import square_zone
 from sisec_stream import (
     ConfigError,
     Engine,
@@ -34,23 +35,12 @@ DAY_MS = 1_795_435_200_000
 NIGHT_MS = DAY_MS + 12 * 3_600_000
 
 
-def _square(
-    zone_id: str, x0: float, y0: float, x1: float, y1: float, **props: Any
-) -> dict[str, Any]:
-    ring = [[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]]
-    return {
-        "type": "Feature",
-        "properties": {"zone_id": zone_id, "name": f"Zona {zone_id}", **props},
-        "geometry": {"type": "Polygon", "coordinates": [ring]},
-    }
-
-
 ZONES = json.dumps(
     {
         "type": "FeatureCollection",
         "features": [
-            _square("Q1", 0, 0, 2, 2, kind="sector"),
-            _square(
+            square_zone("Q1", 0, 0, 2, 2, kind="sector"),
+            square_zone(
                 "S1",
                 0,
                 0,
@@ -61,9 +51,9 @@ ZONES = json.dumps(
                 active="06:00-18:00",
                 timezone="America/Bogota",
             ),
-            _square("H1", 1, 1, 1.5, 1.5, kind="critical", lists=["amber_alert"]),
-            _square("P1", 1.5, 0, 2, 0.5, kind="restricted", allow_list="autorizados"),
-            _square("Y1", 0.5, 1.5, 1, 2, kind="yard", priority_boost=-1),
+            square_zone("H1", 1, 1, 1.5, 1.5, kind="critical", lists=["amber_alert"]),
+            square_zone("P1", 1.5, 0, 2, 0.5, kind="restricted", allow_list="autorizados"),
+            square_zone("Y1", 0.5, 1.5, 1, 2, kind="yard", priority_boost=-1),
         ],
     }
 ).encode()

@@ -21,6 +21,7 @@ from typing import Any
 import orjson
 import pytest
 
+from conftest import square_zone
 from sisec_stream import ConfigError, Engine, EngineConfig, Registry, Watchlist, Zones
 from sisec_stream.incidents import fold
 from sisec_stream.runconfig import RunConfig
@@ -40,23 +41,13 @@ def _centre(name: str, **priority: Any) -> EngineConfig:
     return dataclasses.replace(config, priority=merged)
 
 
-def _square(zone_id: str, x0: float, y0: float, size: float, **props: Any) -> dict[str, Any]:
-    x1, y1 = x0 + size, y0 + size
-    ring = [[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]]
-    return {
-        "type": "Feature",
-        "properties": {"zone_id": zone_id, "name": f"Zona {zone_id}", **props},
-        "geometry": {"type": "Polygon", "coordinates": [ring]},
-    }
-
-
 ZONES = json.dumps(
     {
         "type": "FeatureCollection",
         "features": [
-            _square("S1", 0, 0, 0.1, kind="school", active="06:00-18:00"),
-            _square("S0", 0.2, 0, 0.1, kind="school", priority_boost=0),
-            _square("B1", 0.4, 0, 0.1, kind="border"),
+            square_zone("S1", 0, 0, 0.1, 0.1, kind="school", active="06:00-18:00"),
+            square_zone("S0", 0.2, 0, 0.3, 0.1, kind="school", priority_boost=0),
+            square_zone("B1", 0.4, 0, 0.5, 0.1, kind="border"),
         ],
     }
 ).encode()
