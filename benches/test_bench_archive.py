@@ -11,18 +11,25 @@ Group ``archive_write``, every benchmark from the same raw reads to Parquet file
   lines), then :class:`ArchiveWriter` (each batch appended to the write-ahead spool
   file, then at the flush ``polars.read_ndjson`` of the spool per source,
   partitioned by date, zstd, files fsynced, spool deleted);
+- ``test_archive_engine_and_writer_pseudonymised``: the same with a key, as the
+  flow does it: the engine writes the tokens (``archive_key``), the writer spools
+  its lines as they are;
 - ``test_archive_writer_only`` / ``..._pseudonymised``: the writer alone, from the
-  engine's lines (with a key: tokens of every plate and non-hit plates hidden per
-  batch, before the spool);
+  engine's lines (``_pseudonymised``: clear lines, the writer's Python path adds
+  tokens and hides non-hit plates per batch before the spool, as for batches not
+  pseudonymised by the engine; ``_pseudonymised_by_engine``: the engine's keyed
+  lines, spooled as they are);
 - ``test_baseline_json_loads_polars_write``: ``json.loads`` of each raw event,
   ``polars.DataFrame`` of the dicts, one ``write_parquet`` (zstd): no validation,
   no normalisation, no partitions, nested fields as polars infers them.
 
 Group ``archive_spool``: the writer's appends alone (no flush), without and with a
-key: what the sink costs the worker per batch before it returns.
+key (Python path, and the engine's keyed lines): what the sink costs the worker per
+batch before it returns.
 
 Group ``engine_routed_archive``: ``Engine.process_routed`` on the same reads with and
-without the archive output (the baseline): what ``archive=True`` costs the engine.
+without the archive output (the baseline), and with ``archive_key``: what
+``archive=True`` and the tokens cost the engine.
 """
 
 from __future__ import annotations
@@ -43,6 +50,7 @@ from sisec_stream.generator import Scenario, ScenarioConfig
 
 N_EVENTS = int(os.environ.get("SISEC_BENCH_ARCHIVE_EVENTS", "20000"))
 BATCH = 5000
+KEY = bytes(range(32))
 GROUP = "archive_write"
 
 
@@ -76,6 +84,15 @@ def blobs(engine: Engine, reads: list[bytes]) -> list[ArchiveBatch]:
         result, _, archived = engine.process_routed(batch, archive=True)
         out.append(ArchiveBatch("plate_read", archived["plate_read"], result.accepted))
     assert sum(b.rows for b in out) == N_EVENTS
+    return out
+
+
+@pytest.fixture(scope="module")
+def keyed_blobs(engine: Engine, reads: list[bytes]) -> list[ArchiveBatch]:
+    out = []
+    for batch in _batches(reads):
+        result, _, archived = engine.process_routed(batch, archive=True, archive_key=KEY)
+        out.append(ArchiveBatch("plate_read", archived["plate_read"], result.accepted, True))
     return out
 
 
@@ -113,6 +130,26 @@ def test_archive_engine_and_writer(
 
 
 @pytest.mark.benchmark(group=GROUP)
+def test_archive_engine_and_writer_pseudonymised(
+    benchmark: Any, events_info: Any, engine: Engine, reads: list[bytes], tmp_path: Path
+) -> None:
+    events_info(N_EVENTS)
+    batches = _batches(reads)
+    pseudonymizer = Pseudonymizer(KEY)
+
+    def run() -> None:
+        with ArchiveWriter(tmp_path, pseudonymizer=pseudonymizer) as writer:
+            for batch in batches:
+                result, _, archived = engine.process_routed(batch, archive=True, archive_key=KEY)
+                for source, data in archived.items():
+                    if data:
+                        n = result.accepted_by_source[source]
+                        writer.add(ArchiveBatch(source, data, n, pseudonymised=True))
+
+    _run(benchmark, tmp_path, run)
+
+
+@pytest.mark.benchmark(group=GROUP)
 def test_archive_writer_only(
     benchmark: Any, events_info: Any, blobs: list[ArchiveBatch], tmp_path: Path
 ) -> None:
@@ -131,11 +168,26 @@ def test_archive_writer_pseudonymised(
     benchmark: Any, events_info: Any, blobs: list[ArchiveBatch], tmp_path: Path
 ) -> None:
     events_info(N_EVENTS)
-    pseudonymizer = Pseudonymizer(bytes(range(32)))
+    pseudonymizer = Pseudonymizer(KEY)
 
     def run() -> None:
         with ArchiveWriter(tmp_path, pseudonymizer=pseudonymizer) as writer:
             for b in blobs:
+                writer.add(b)
+
+    _run(benchmark, tmp_path, run)
+
+
+@pytest.mark.benchmark(group=GROUP)
+def test_archive_writer_pseudonymised_by_engine(
+    benchmark: Any, events_info: Any, keyed_blobs: list[ArchiveBatch], tmp_path: Path
+) -> None:
+    events_info(N_EVENTS)
+    pseudonymizer = Pseudonymizer(KEY)
+
+    def run() -> None:
+        with ArchiveWriter(tmp_path, pseudonymizer=pseudonymizer) as writer:
+            for b in keyed_blobs:
                 writer.add(b)
 
     _run(benchmark, tmp_path, run)
@@ -171,9 +223,19 @@ def test_spool_append_only(
 def test_spool_append_only_pseudonymised(
     benchmark: Any, events_info: Any, blobs: list[ArchiveBatch], tmp_path: Path
 ) -> None:
-    """The same with a key: tokens and hidden plates before the append."""
+    """The same with a key, the writer's Python path: tokens and hidden plates
+    before the append."""
     events_info(N_EVENTS)
-    _spool_only(benchmark, tmp_path, blobs, bytes(range(32)))
+    _spool_only(benchmark, tmp_path, blobs, KEY)
+
+
+@pytest.mark.benchmark(group=SPOOL)
+def test_spool_append_only_pseudonymised_by_engine(
+    benchmark: Any, events_info: Any, keyed_blobs: list[ArchiveBatch], tmp_path: Path
+) -> None:
+    """With a key, the engine's keyed lines: appended as they are."""
+    events_info(N_EVENTS)
+    _spool_only(benchmark, tmp_path, keyed_blobs, KEY)
 
 
 @pytest.mark.benchmark(group=GROUP)
@@ -211,3 +273,15 @@ def test_process_routed_with_archive(
     batches = _batches(reads)
     out = benchmark(lambda: [engine.process_routed(b, archive=True) for b in batches])
     assert sum(len(o[2]["plate_read"]) for o in out) > 100 * N_EVENTS
+
+
+@pytest.mark.benchmark(group=ROUTED)
+def test_process_routed_with_archive_key(
+    benchmark: Any, events_info: Any, engine: Engine, reads: list[bytes]
+) -> None:
+    events_info(N_EVENTS)
+    batches = _batches(reads)
+    out = benchmark(
+        lambda: [engine.process_routed(b, archive=True, archive_key=KEY) for b in batches]
+    )
+    assert sum(o[2]["plate_read"].count(b'"plate_token":"') for o in out) == N_EVENTS

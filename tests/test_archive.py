@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import random
 import re
+import string
 import time
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
@@ -23,9 +25,10 @@ from bytewax.testing import TestingSink, TestingSource
 
 from sisec_stream import Engine, Watchlist
 from sisec_stream.archive import SCHEMAS, SOURCES, ArchiveBatch, ArchiveSink, ArchiveWriter
+from sisec_stream.archive import writer as archive_writer
 from sisec_stream.archive.pseudonym import Pseudonymizer, load_key
 from sisec_stream.archive.retention import NotAnArchiveError, prune
-from sisec_stream.archive.writer import ArchiveWriteError, events_frame
+from sisec_stream.archive.writer import ArchiveWriteError, events_frame, pseudonymised_lines
 from sisec_stream.cli import main
 from sisec_stream.errors import ConfigError
 from sisec_stream.flow import EngineStep, StepItem, build_alerts_flow, run_flow
@@ -304,6 +307,121 @@ def test_a_different_key_gives_different_tokens(expected: Expected) -> None:
     assert not set(one["plate_token"]) & set(other["plate_token"])
 
 
+def _many_reads(n: int, seed: int = 11) -> tuple[list[bytes], list[str]]:
+    """``n`` plate reads of random plates (2 to 10 characters, as sent with
+    separators and lower case), some with candidates; and every normalised plate."""
+    rng = random.Random(seed)
+    alphabet = string.ascii_uppercase + string.digits
+
+    def plate() -> str:
+        return "".join(rng.choices(alphabet, k=rng.randint(2, 10)))
+
+    def sent(p: str) -> str:
+        cut = rng.randint(0, len(p))
+        return (p[:cut] + rng.choice(["", "-", " ", "."]) + p[cut:]).lower()
+
+    reads, plates = [], []
+    for i in range(n):
+        p = plate()
+        event: dict[str, Any] = {
+            "type": "plate_read",
+            "event_id": f"r{i}",
+            "ts": 1_763_900_000_000 + i,
+            "camera_id": "C",
+            "plate": sent(p),
+        }
+        plates.append(p)
+        if i % 3 == 0:
+            cands = [plate() for _ in range(rng.randint(1, 3))]
+            event["candidates"] = [{"plate": sent(c), "confidence": 0.5} for c in cands]
+            plates += cands
+        reads.append(orjson.dumps(event))
+    return reads, plates
+
+
+@pytest.mark.parametrize("key", [KEY, b"0123456789abcdef", bytes(range(64))], ids=len)
+def test_engine_and_python_tokens_agree_on_many_plates(key: bytes) -> None:
+    """The engine's pseudonymised lines (``archive_key``) hold hashlib's keyed
+    blake2b of every plate, and read as the lines the Python path makes from the
+    engine's clear ones (hits and the rest)."""
+    reads, plates = _many_reads(20_000)
+    listed = [
+        {"entry_id": f"W{i}", "plate": p, "list": "stolen_vehicle"}
+        for i, p in enumerate(sorted(set(plates[::7])))
+    ]
+    engine = Engine(watchlist=Watchlist.from_rows(listed))
+    keyed_out: list[bytes] = []
+    clear_out: list[bytes] = []
+    for i in range(0, len(reads), 5000):
+        batch = reads[i : i + 5000]
+        result, _, keyed = engine.process_routed(batch, archive=True, archive_key=key)
+        _, _, clear = engine.process_routed(batch, archive=True)
+        assert result.accepted == len(batch) and not result.rejects
+        keyed_out.append(keyed["plate_read"])
+        clear_out.append(clear["plate_read"])
+    rust = [orjson.loads(x) for b in keyed_out for x in b.splitlines()]
+    python = pseudonymised_lines(b"".join(clear_out), Pseudonymizer(key)).splitlines()
+    assert rust == [orjson.loads(x) for x in python]
+    hits = sum(e["hit"] for e in rust)
+    assert 0 < hits < len(rust)
+    tokens = {e["plate_token"] for e in rust} | {
+        c["token"] for e in rust for c in e.get("candidates", [])
+    }
+    assert tokens == {token(p, key) for p in plates}
+    assert len(tokens) > 25_000
+
+
+def test_archive_key_must_be_16_to_64_bytes_and_needs_archive() -> None:
+    engine = Engine()
+    for bad in (b"", bytes(15), bytes(65)):
+        with pytest.raises(ValueError, match=f"16 to 64 bytes, not {len(bad)}"):
+            engine.process_routed([], archive=True, archive_key=bad)
+    with pytest.raises(ValueError, match="without archive=True"):
+        engine._inner.process_routed([], None, False, KEY)
+    with pytest.raises(ValueError, match="without archive=True"):
+        EngineStep(engine, archive_key=KEY)
+
+
+def test_a_keyed_flow_has_the_engine_pseudonymise(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With an ArchiveSink that has a key, the flow hands the key to the engine
+    step: the writer never rewrites a line (its Python path is not called)."""
+    reads, plates = _many_reads(300)
+
+    def refuse(*_: Any, **__: Any) -> bytes:
+        raise AssertionError("the writer rewrote lines the engine pseudonymised")
+
+    monkeypatch.setattr(archive_writer, "pseudonymised_lines", refuse)
+    sink = ArchiveSink(tmp_path / "archive", pseudonymizer=Pseudonymizer(KEY))
+    flow = build_alerts_flow(
+        TestingSource(reads, batch_size=50),
+        Engine(
+            watchlist=Watchlist.from_rows(
+                [{"entry_id": "W", "plate": plates[0], "list": "stolen_vehicle"}]
+            )
+        ),
+        TestingSink([]),
+        TestingSink([]),
+        archive_sink=sink,
+    )
+    run_flow(flow)
+    sink.close()
+    got = pl.read_parquet(sorted((tmp_path / "archive").glob("source=plate_read/*/*.parquet")))
+    assert got.height == len(reads)
+    assert got["plate_token"].null_count() == 0
+    assert got.filter(pl.col("hit")).height == 1
+    assert got.filter(~pl.col("hit"))["plate"].null_count() == len(reads) - 1
+    assert set(got["plate_token"]) <= {token(p) for p in plates}
+    # A batch that says it is pseudonymised and is not stops at the writer.
+    writer = ArchiveWriter(tmp_path / "other", pseudonymizer=Pseudonymizer(KEY))
+    _, _, clear = Engine().process_routed(reads[:5], archive=True)
+    with pytest.raises(ValueError, match="without plate_token"):
+        writer.add(ArchiveBatch("plate_read", clear["plate_read"], 5, pseudonymised=True))
+    writer.release()
+    assert not list((tmp_path / "other").rglob("*.ndjson"))
+
+
 def _strings(value: Any) -> list[str]:
     if isinstance(value, str):
         return [value]
@@ -366,27 +484,42 @@ def test_the_spool_holds_no_clear_plate_of_a_non_hit_read(
     engine = Engine(watchlist=Watchlist.from_csv(clear.city / "watchlist.csv"))
     lines = (clear.city / "plate_reads.jsonl").read_bytes().splitlines()
     spooled: dict[str, bytes] = {}
-    for name, key in (("keyed", KEY), ("clear", None)):
+    # keyed: the writer pseudonymises the engine's clear lines (Python); engine:
+    # the engine writes them pseudonymised (archive_key), the writer spools them.
+    for name, key, in_engine in (
+        ("keyed", KEY, False),
+        ("engine", KEY, True),
+        ("clear", None, False),
+    ):
         root = tmp_path / name
         writer = ArchiveWriter(root, pseudonymizer=None if key is None else Pseudonymizer(key))
         for i in range(0, len(lines), 500):
-            result, _, archived = engine.process_routed(lines[i : i + 500], archive=True)
-            writer.add(ArchiveBatch("plate_read", archived["plate_read"], result.accepted))
+            result, _, archived = engine.process_routed(
+                lines[i : i + 500], archive=True, archive_key=key if in_engine else None
+            )
+            writer.add(
+                ArchiveBatch("plate_read", archived["plate_read"], result.accepted, in_engine)
+            )
         writer.release()  # as a killed process would: the spool stays, unflushed
         assert not list(root.rglob("*.parquet"))
         spooled[name] = b"".join(f.read_bytes() for f in root.rglob("*.ndjson"))
-    assert spooled["keyed"].count(b"\n") == len(expected.accepted["plate_read"])
-    assert not _plate_like_runs(spooled["keyed"]) & secret
+    for name in ("keyed", "engine"):
+        assert spooled[name].count(b"\n") == len(expected.accepted["plate_read"])
+        assert not _plate_like_runs(spooled[name]) & secret, name
+    assert [orjson.loads(x) for x in spooled["engine"].splitlines()] == [
+        orjson.loads(x) for x in spooled["keyed"].splitlines()
+    ]
     assert len(_plate_like_runs(spooled["clear"]) & secret) > len(secret) / 2, "the scan can fail"
     # What a restart archives from the keyed spool is what a flush would have written;
     # a spool written in clear gets its tokens when a key is configured by then.
     assert main(["archive", "recover", "--path", str(tmp_path / "keyed")]) == 0
+    assert main(["archive", "recover", "--path", str(tmp_path / "engine")]) == 0
     (tmp_path / "archive.key").write_bytes(KEY)
     config = tmp_path / "sisec.toml"
     config.write_text('[archive]\npath = "clear"\nkey_file = "archive.key"\n')
     assert main(["archive", "recover", "-c", str(config)]) == 0
     want = _by_id(expected.rows("plate_read", KEY))
-    for name in ("keyed", "clear"):
+    for name in ("keyed", "engine", "clear"):
         got = pl.read_parquet(sorted((tmp_path / name).glob("source=plate_read/*/*.parquet")))
         assert got.schema == SCHEMAS["plate_read"]
         assert _by_id(got.to_dicts()) == want, name

@@ -239,11 +239,21 @@ class Engine:
 
     @overload
     def process_routed(
-        self, events: Sequence[bytes], now_ms: int | None = None, *, archive: Literal[True]
+        self,
+        events: Sequence[bytes],
+        now_ms: int | None = None,
+        *,
+        archive: Literal[True],
+        archive_key: bytes | None = None,
     ) -> tuple[BatchResult, list[bytes], dict[str, bytes]]: ...
 
     def process_routed(
-        self, events: Sequence[bytes], now_ms: int | None = None, *, archive: bool = False
+        self,
+        events: Sequence[bytes],
+        now_ms: int | None = None,
+        *,
+        archive: bool = False,
+        archive_key: bytes | None = None,
     ) -> tuple[BatchResult, list[bytes]] | tuple[BatchResult, list[bytes], dict[str, bytes]]:
         """Process a batch for the incident stage: alert candidates, device events
         and calls become signals, one ``bytes`` batch per shard (index = shard; see
@@ -255,9 +265,19 @@ class Engine:
         (``plate_read``, ``button_press``, ``call``), newline-delimited JSON with
         one line per accepted event (``ts`` in epoch ms; plate reads with ``hit``),
         ``b""`` when the batch has none. Off by default: nothing is serialised.
+
+        With ``archive_key`` (the archive's pseudonymisation key, 16 to 64 bytes)
+        the plate reads are pseudonymised in those lines, as the archive stores
+        them: ``plate_token`` on every read and ``token`` on every candidate, and
+        a read that is not a hit has ``plate``, ``plate_raw`` and its candidates'
+        ``plate`` null (the tokens of :func:`sisec_stream.archive.pseudonym.token`).
+
+        Raises:
+            ValueError: ``archive_key`` is not 16 to 64 bytes, or is given
+                without ``archive=True``.
         """
         batch = events if isinstance(events, list) else list(events)
-        out, shards, archived = self._inner.process_routed(batch, now_ms, archive)
+        out, shards, archived = self._inner.process_routed(batch, now_ms, archive, archive_key)
         if archived is None:
             return _result(batch, out), shards
         return _result(batch, out), shards, dict(zip(EVENT_TYPES, archived, strict=True))

@@ -21,7 +21,7 @@ from bytewax.inputs import Source
 from bytewax.outputs import Sink
 from bytewax.testing import cluster_main, run_main
 
-from sisec_stream.archive.writer import ArchiveBatch, ArchiveItem
+from sisec_stream.archive.writer import ArchiveBatch, ArchiveItem, ArchiveSink
 from sisec_stream.engine import Alert, Engine, Reject
 from sisec_stream.incidents import IncidentLogic, IncidentState, shard_key
 from sisec_stream.metrics import EngineMetrics
@@ -46,26 +46,41 @@ class EngineStep:
     process share it safely. Out come rejects and, per shard, the batch of
     signals for the incident stage (empty shard batches only when the stream's
     progress is worth telling). With ``archive``, also the batch's accepted
-    events for the archive, one :class:`ArchiveBatch` per source that has any.
+    events for the archive, one :class:`ArchiveBatch` per source that has any;
+    with ``archive_key`` (the archive's pseudonymisation key) the engine writes
+    the plate reads' tokens and hides the plates of non-hits itself, and the
+    batches say so (the writer then spools them as they are).
     """
 
     def __init__(
-        self, engine: Engine, metrics: EngineMetrics | None = None, *, archive: bool = False
+        self,
+        engine: Engine,
+        metrics: EngineMetrics | None = None,
+        *,
+        archive: bool = False,
+        archive_key: bytes | None = None,
     ) -> None:
+        if archive_key is not None and not archive:
+            raise ValueError("archive_key is given without archive=True")
         self.engine = engine
         self.metrics = metrics
         self.archive = archive
+        self.archive_key = archive_key
         self._told: dict[int, int] = {}
 
     def __call__(self, batch: list[bytes]) -> list[StepItem]:
         t0 = time.perf_counter()
         out: list[StepItem]
         if self.archive:
-            result, shards, archived = self.engine.process_routed(batch, archive=True)
+            key = self.archive_key
+            result, shards, archived = self.engine.process_routed(
+                batch, archive=True, archive_key=key
+            )
             out = list(result.rejects)
             for source, data in archived.items():
                 if data:
-                    out.append(ArchiveBatch(source, data, result.accepted_by_source[source]))
+                    n = result.accepted_by_source[source]
+                    out.append(ArchiveBatch(source, data, n, pseudonymised=key is not None))
         else:
             result, shards = self.engine.process_routed(batch)
             out = list(result.rejects)
@@ -113,12 +128,19 @@ def build_alerts_flow(
         step: Replace the engine step (for instrumentation); default :class:`EngineStep`.
         archive_sink: Receives the accepted events (:class:`ArchiveBatch`) and
             the alerts, for the archive (:mod:`sisec_stream.archive`); None: no
-            archive (the engine then serialises nothing for it).
+            archive (the engine then serialises nothing for it). An
+            :class:`ArchiveSink` with a key hands it to the engine step, which
+            pseudonymises the plate reads as it serialises them.
     """
     archive = archive_sink is not None
+    key = None
+    if isinstance(archive_sink, ArchiveSink) and archive_sink.pseudonymizer is not None:
+        key = archive_sink.pseudonymizer.key
     flow = Dataflow(flow_id)
     raw = op.input("events", flow, source)
-    results = op.flat_map_batch("engine", raw, step or EngineStep(engine, metrics, archive=archive))
+    if step is None:
+        step = EngineStep(engine, metrics, archive=archive, archive_key=key)
+    results = op.flat_map_batch("engine", raw, step)
     split = op.branch("split", results, _is_reject)
     op.output("rejects", split.trues, reject_sink)
     rest = cast(Stream[Signals | ArchiveBatch], split.falses)

@@ -15,19 +15,104 @@
 //!   `lat`, `lon`;
 //! * `call`: `event_id`, `ts`, `call_id`, `line`, `status`, `incident_type`,
 //!   `lat`, `lon`, `accuracy_m`, `caller_hash`.
+//!
+//! With a [`PlateKey`] ([`Archive::with_key`]) plate reads are pseudonymised as
+//! they are written (docs/archive.md, "Pseudonymisation"): every read gets
+//! `plate_token` (after `plate`) and every candidate a `token` (after its
+//! `plate`); a read that is not a hit has `plate` and `plate_raw` null and its
+//! candidates' `plate` null, so its clear plate is never in the output.
+
+use std::fmt;
 
 use crate::event::{Body, ButtonPress, Call, Event, Location, PlateRead};
 
+/// The archive's pseudonymisation key: a plate's token is keyed BLAKE2b with a
+/// 16-byte digest of the normalised plate, in lower-case hex (Python:
+/// `hashlib.blake2b(plate.encode(), key=key, digest_size=16).hexdigest()`).
+#[derive(Clone)]
+pub struct PlateKey {
+    /// The keyed state before any input, cloned per token.
+    state: blake2b_simd::State,
+}
+
+/// A key that is not 16 to 64 bytes long.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KeyLengthError(pub usize);
+
+impl fmt::Display for KeyLengthError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "a pseudonymisation key has {} to {} bytes, not {}",
+            PlateKey::MIN_LEN,
+            PlateKey::MAX_LEN,
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for KeyLengthError {}
+
+impl PlateKey {
+    /// Shortest key accepted.
+    pub const MIN_LEN: usize = 16;
+    /// Longest key accepted (BLAKE2b's limit).
+    pub const MAX_LEN: usize = blake2b_simd::KEYBYTES;
+    /// Bytes of a token's digest (its hex has twice as many characters).
+    pub const DIGEST_LEN: usize = 16;
+
+    pub fn new(key: &[u8]) -> Result<Self, KeyLengthError> {
+        if !(Self::MIN_LEN..=Self::MAX_LEN).contains(&key.len()) {
+            return Err(KeyLengthError(key.len()));
+        }
+        let state = blake2b_simd::Params::new()
+            .hash_length(Self::DIGEST_LEN)
+            .key(key)
+            .to_state();
+        Ok(PlateKey { state })
+    }
+
+    /// The token of one normalised plate: 32 lower-case hex digits.
+    pub fn token(&self, plate: &str) -> [u8; 2 * Self::DIGEST_LEN] {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut state = self.state.clone();
+        state.update(plate.as_bytes());
+        let hash = state.finalize();
+        let mut out = [0u8; 2 * Self::DIGEST_LEN];
+        for (pair, &b) in out.chunks_exact_mut(2).zip(hash.as_bytes()) {
+            pair[0] = HEX[usize::from(b >> 4)];
+            pair[1] = HEX[usize::from(b & 0xf)];
+        }
+        out
+    }
+}
+
+impl fmt::Debug for PlateKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PlateKey(<key>)")
+    }
+}
+
 /// Accepted events of one batch as JSON lines, by
 /// [`EventType::index`](crate::event::EventType::index).
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default)]
 pub struct Archive {
     buffers: [Vec<u8>; 3],
+    key: Option<PlateKey>,
 }
 
 impl Archive {
     pub fn new() -> Self {
         Archive::default()
+    }
+
+    /// An archive whose plate reads are pseudonymised with `key` (see the
+    /// module's documentation).
+    pub fn with_key(key: PlateKey) -> Self {
+        Archive {
+            buffers: Default::default(),
+            key: Some(key),
+        }
     }
 
     /// Add one accepted event; `hit` says whether a plate read produced an
@@ -40,7 +125,7 @@ impl Archive {
         out.extend_from_slice(b",\"ts\":");
         out.extend_from_slice(itoa::Buffer::new().format(event.ts_ms).as_bytes());
         match &event.body {
-            Body::PlateRead(r) => plate_read(out, r, hit),
+            Body::PlateRead(r) => plate_read(out, r, hit, self.key.as_ref()),
             Body::ButtonPress(p) => button_press(out, p),
             Body::Call(c) => call(out, c),
         }
@@ -62,10 +147,24 @@ impl Archive {
     }
 }
 
-fn plate_read(out: &mut Vec<u8>, r: &PlateRead<'_>, hit: bool) {
+fn plate_read(out: &mut Vec<u8>, r: &PlateRead<'_>, hit: bool, key: Option<&PlateKey>) {
     field_str(out, "camera_id", &r.camera_id);
-    field_str(out, "plate", r.plate.as_str());
-    field_str(out, "plate_raw", &r.plate_raw);
+    // In clear: no key, or a hit (which also gets its token).
+    let clear = hit || key.is_none();
+    let plate = r.plate.as_str();
+    if clear {
+        field_str(out, "plate", plate);
+    } else {
+        out.extend_from_slice(b",\"plate\":null");
+    }
+    if let Some(key) = key {
+        key_token(out, "plate_token", key, plate);
+    }
+    if clear {
+        field_str(out, "plate_raw", &r.plate_raw);
+    } else {
+        out.extend_from_slice(b",\"plate_raw\":null");
+    }
     opt_num(out, "confidence", r.confidence);
     location(out, r.location);
     opt_num(out, "heading_deg", r.heading_deg);
@@ -81,8 +180,15 @@ fn plate_read(out: &mut Vec<u8>, r: &PlateRead<'_>, hit: bool) {
             if i > 0 {
                 out.push(b',');
             }
-            out.extend_from_slice(b"{\"plate\":");
-            string(out, c.plate.as_str());
+            if clear {
+                out.extend_from_slice(b"{\"plate\":");
+                string(out, c.plate.as_str());
+            } else {
+                out.extend_from_slice(b"{\"plate\":null");
+            }
+            if let Some(key) = key {
+                key_token(out, "token", key, c.plate.as_str());
+            }
             opt_num(out, "confidence", c.confidence);
             out.push(b'}');
         }
@@ -93,6 +199,14 @@ fn plate_read(out: &mut Vec<u8>, r: &PlateRead<'_>, hit: bool) {
     } else {
         b",\"hit\":false"
     });
+}
+
+/// `,"name":"<token>"` (hex digits: no escaping).
+fn key_token(out: &mut Vec<u8>, name: &str, key: &PlateKey, plate: &str) {
+    self::key(out, name);
+    out.push(b'"');
+    out.extend_from_slice(&key.token(plate));
+    out.push(b'"');
 }
 
 fn button_press(out: &mut Vec<u8>, p: &ButtonPress<'_>) {
@@ -360,6 +474,99 @@ mod tests {
             buttons.is_empty() && calls.is_empty(),
             "rejected events are not archived"
         );
+    }
+
+    /// Computed with Python: `hashlib.blake2b(p.encode(), key=key, digest_size=16).hexdigest()`.
+    #[test]
+    fn tokens_match_pythons_keyed_blake2b() {
+        let key: Vec<u8> = (0..32).collect();
+        let k = PlateKey::new(&key).unwrap();
+        for (plate, want) in [
+            ("ABC123", "3252da7f6e35dd22b5d2e1163c859072"),
+            ("XYZ999", "480e78edd066724758b0f6d24f6e9eef"),
+            ("ABC128", "2a89bb3513a6999dca54ce1b0045c06c"),
+            ("", "3daf97bce7888fd59773c66bf647459c"),
+        ] {
+            assert_eq!(
+                std::str::from_utf8(&k.token(plate)).unwrap(),
+                want,
+                "{plate}"
+            );
+        }
+        let longest: Vec<u8> = (0..64).collect();
+        let k = PlateKey::new(&longest).unwrap();
+        assert_eq!(&k.token("ABC123"), b"7239563bd8b6ce4f8ae56b1f32c89699");
+        let k = PlateKey::new(b"0123456789abcdef").unwrap();
+        assert_eq!(&k.token("ÑANDÚ9"), b"d78f43ee3ce77e0a3364d7fe9261feab");
+    }
+
+    #[test]
+    fn keys_are_16_to_64_bytes() {
+        assert_eq!(PlateKey::new(&[7; 15]).unwrap_err(), KeyLengthError(15));
+        assert_eq!(PlateKey::new(&[7; 65]).unwrap_err(), KeyLengthError(65));
+        assert!(PlateKey::new(&[7; 16]).is_ok() && PlateKey::new(&[7; 64]).is_ok());
+        assert_eq!(
+            format!("{:?}", PlateKey::new(&[7; 16]).unwrap()),
+            "PlateKey(<key>)"
+        );
+    }
+
+    fn pseudonymised(raw: &[u8], hit: bool) -> (Value, Vec<u8>) {
+        let event = parse_event(raw, 65_536).expect("a valid event");
+        let key: Vec<u8> = (0..32).collect();
+        let mut archive = Archive::with_key(PlateKey::new(&key).unwrap());
+        archive.push(&event, hit);
+        let [plates, _, _] = archive.finish();
+        (serde_json::from_slice(&plates).unwrap(), plates)
+    }
+
+    #[test]
+    fn with_a_key_non_hits_keep_only_tokens() {
+        let raw =
+            br#"{"type":"plate_read","event_id":"pr-1","ts":0,"camera_id":"C","plate":" abc-123",
+            "candidates":[{"plate":"abc.128","confidence":0.41},{"plate":"XYZ999"}]}"#;
+        let (v, line) = pseudonymised(raw, false);
+        assert_eq!(
+            v,
+            json!({"event_id": "pr-1", "ts": 0, "camera_id": "C", "plate": null,
+                   "plate_token": "3252da7f6e35dd22b5d2e1163c859072", "plate_raw": null,
+                   "candidates": [
+                       {"plate": null, "token": "2a89bb3513a6999dca54ce1b0045c06c", "confidence": 0.41},
+                       {"plate": null, "token": "480e78edd066724758b0f6d24f6e9eef"}],
+                   "hit": false})
+        );
+        let text = std::str::from_utf8(&line).unwrap().to_ascii_uppercase();
+        for clear in ["ABC", "128", "XYZ"] {
+            assert!(!text.contains(clear), "{clear} in {text}");
+        }
+    }
+
+    #[test]
+    fn with_a_key_hits_keep_plates_and_get_tokens() {
+        let raw =
+            br#"{"type":"plate_read","event_id":"pr-1","ts":0,"camera_id":"C","plate":"abc 123",
+            "candidates":[{"plate":"ABC128"}]}"#;
+        let (v, _) = pseudonymised(raw, true);
+        assert_eq!(
+            v,
+            json!({"event_id": "pr-1", "ts": 0, "camera_id": "C", "plate": "ABC123",
+                   "plate_token": "3252da7f6e35dd22b5d2e1163c859072", "plate_raw": "abc 123",
+                   "candidates": [{"plate": "ABC128", "token": "2a89bb3513a6999dca54ce1b0045c06c"}],
+                   "hit": true})
+        );
+    }
+
+    #[test]
+    fn a_key_leaves_other_sources_alone() {
+        let raw = br#"{"type":"call","event_id":"c0","ts":5,"call_id":"K","line":"089","status":"closed"}"#;
+        let event = parse_event(raw, 65_536).unwrap();
+        let (mut plain, mut keyed) = (
+            Archive::new(),
+            Archive::with_key(PlateKey::new(&[1; 16]).unwrap()),
+        );
+        plain.push(&event, false);
+        keyed.push(&event, false);
+        assert_eq!(plain.finish(), keyed.finish());
     }
 
     #[test]

@@ -25,7 +25,7 @@ pub mod watchlist;
 pub mod zones;
 
 pub use alert::{Alert, AlertKind};
-pub use archive::Archive;
+pub use archive::{Archive, KeyLengthError, PlateKey};
 pub use config::{ConfigError, EngineConfig, UnknownSensor};
 pub use engine::{BatchOutput, Engine, RejectRecord, Routes};
 pub use event::{parse_event, EventType};

@@ -658,7 +658,7 @@ impl PyEngine {
         events: &Bound<'_, PyList>,
         now_ms: Option<i64>,
         routed: bool,
-        archive: bool,
+        archive: Option<core::Archive>,
     ) -> PyResult<(core::BatchOutput, Vec<Vec<u8>>, Option<core::Archive>)> {
         // A tuple copy keeps every item alive even if another thread mutates
         // the caller's list while the GIL is released; bytes are immutable, so
@@ -668,7 +668,7 @@ impl PyEngine {
         let now = now_ms.unwrap_or_else(self::now_ms);
         let mut out = core::BatchOutput::default();
         let mut routes = routed.then(|| core::Routes::new(self.inner.config().incidents.shards));
-        let mut archived = archive.then(core::Archive::new);
+        let mut archived = archive;
         let mut slices: Vec<&[u8]> = Vec::with_capacity(CHUNK.min(items.len()));
         for start in (0..items.len()).step_by(CHUNK) {
             slices.clear();
@@ -875,7 +875,7 @@ impl PyEngine {
         events: &Bound<'py, PyList>,
         now_ms: Option<i64>,
     ) -> PyResult<BatchTuple<'py>> {
-        let (out, _, _) = self.run(py, events, now_ms, false, false)?;
+        let (out, _, _) = self.run(py, events, now_ms, false, None)?;
         Ok(batch_tuple(py, out))
     }
 
@@ -883,8 +883,9 @@ impl PyEngine {
     /// signal batches for the incident stage: returns the batch tuple (with no
     /// alerts), one `bytes` per shard, and with `archive` the accepted events
     /// as JSON lines, one `bytes` per source (plate reads, button presses,
-    /// calls; else None).
-    #[pyo3(signature = (events, now_ms = None, archive = false))]
+    /// calls; else None). With `archive_key` (16 to 64 bytes; needs
+    /// `archive`) plate reads are pseudonymised in those lines.
+    #[pyo3(signature = (events, now_ms = None, archive = false, archive_key = None))]
     #[allow(clippy::type_complexity)]
     fn process_routed<'py>(
         &self,
@@ -892,11 +893,24 @@ impl PyEngine {
         events: &Bound<'py, PyList>,
         now_ms: Option<i64>,
         archive: bool,
+        archive_key: Option<&[u8]>,
     ) -> PyResult<(
         BatchTuple<'py>,
         Vec<Bound<'py, PyBytes>>,
         Option<Vec<Bound<'py, PyBytes>>>,
     )> {
+        let archive = match (archive, archive_key) {
+            (false, None) => None,
+            (true, None) => Some(core::Archive::new()),
+            (true, Some(key)) => Some(core::Archive::with_key(
+                core::PlateKey::new(key).map_err(|e| PyValueError::new_err(e.to_string()))?,
+            )),
+            (false, Some(_)) => {
+                return Err(PyValueError::new_err(
+                    "archive_key is given without archive=True",
+                ))
+            }
+        };
         let (out, shards, archived) = self.run(py, events, now_ms, true, archive)?;
         let shards = shards.iter().map(|b| PyBytes::new(py, b)).collect();
         let archived = archived.map(|a| a.finish().iter().map(|b| PyBytes::new(py, b)).collect());

@@ -86,6 +86,12 @@ class Pseudonymizer:
         """A pseudonymizer with the key in ``path`` (see :func:`load_key`)."""
         return cls(load_key(path))
 
+    @property
+    def key(self) -> bytes:
+        """The key (for the engine, which writes the tokens of the archive's
+        lines itself: ``Engine.process_routed(archive_key=...)``). Keep it secret."""
+        return self._key
+
     def token(self, plate: str) -> str:
         """The token of one normalised plate."""
         return token(plate, self._key)
