@@ -7,7 +7,7 @@ from array import array
 from typing import final
 
 # (alert_id, kind, priority, event_time_ms, incident_key, update, json)
-_AlertTuple = tuple[str, str, int, int, str, int, bytes]
+_AlertTuple = tuple[str, str, int, int, str, int, bytes, bool]
 # (index, reason, field, detail, event_id, source)
 _RejectTuple = tuple[int, str, str | None, str, str | None, str | None]
 

@@ -84,7 +84,9 @@ class Alert:
 
     ``json`` is the full alert document (see docs/alerts.md); the other attributes
     are the fields routing and sorting need, without parsing it. ``update`` is 0
-    for a page and n for the n-th update of the alert with the same ``alert_id``.
+    for a page and n for the n-th update of the alert with the same ``alert_id``;
+    ``corroboration`` marks the update that promotes a weak plate hit because
+    another camera read the vehicle (every other update folds a repeated event).
     """
 
     alert_id: str
@@ -94,6 +96,7 @@ class Alert:
     incident_key: str
     update: int
     json: bytes
+    corroboration: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """The alert document as a JSON-serializable dict."""

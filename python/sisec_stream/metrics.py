@@ -82,12 +82,6 @@ EVENT_TO_ALERT_BUCKETS = (
     604800.0,
 )
 
-# A corroboration update (a weak plate hit promoted by another camera) is the
-# only update that does not fold a repeated event; its document alone has this
-# key (serde_json writes keys with no space before the colon; inside a string
-# value the quotes would be escaped).
-_CORROBORATION_KEY = b'"corroborated_by":'
-
 
 @dataclass
 class MetricsServer:
@@ -310,7 +304,7 @@ class EngineMetrics:
         for alert in alerts:
             if alert.update:
                 self.alert_updates.labels(alert.kind).inc()
-                if _CORROBORATION_KEY not in alert.json:
+                if not alert.corroboration:
                     self.suppressed.labels(alert.kind).inc()
             else:
                 self.alerts.labels(alert.kind, str(alert.priority)).inc()

@@ -68,11 +68,18 @@ pub struct Scene<'a> {
 
 impl Scene<'_> {
     /// `priority` after the zone boost, and the reason when it changed.
-    pub(crate) fn boosted(&self, priority: u8) -> (u8, Option<String>) {
+    /// `priority` after the zone boost.
+    pub(crate) fn boosted_priority(&self, priority: u8) -> u8 {
+        self.boost.map_or(priority, |(b, _)| {
+            crate::priority::shift(priority, i16::from(b))
+        })
+    }
+
+    fn boosted(&self, priority: u8) -> (u8, Option<String>) {
         let Some((b, zone)) = self.boost else {
             return (priority, None);
         };
-        let new = crate::priority::shift(priority, i16::from(b));
+        let new = self.boosted_priority(priority);
         if new == priority {
             return (priority, None);
         }
@@ -130,6 +137,9 @@ pub struct Alert {
     pub incident_key: String,
     /// 0: a page; n > 0: the n-th update of the alert with this `alert_id`.
     pub update: u16,
+    /// An update that promotes a weak plate hit because another camera read
+    /// the vehicle (every other update folds a repeated event).
+    pub corroboration: bool,
     pub json: Vec<u8>,
 }
 
@@ -297,6 +307,7 @@ fn build<D: Serialize>(head: Head<'_>, scene: &Scene<'_>, details: D) -> Alert {
         event_time_ms: ts_ms,
         incident_key,
         update: 0,
+        corroboration: false,
         json,
     }
 }

@@ -451,7 +451,7 @@ impl Run<'_> {
                         &alert,
                         (AlertKind::PlateHit, &entry.entry_id, list),
                         // Corroborated, it pages as a strong match would here.
-                        (hit.kind, hit.score, scene.boosted(base_priority).0),
+                        (hit.kind, hit.score, scene.boosted_priority(base_priority)),
                     );
                     routes.push(&entry.entry_id, &signal);
                 }

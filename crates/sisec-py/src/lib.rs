@@ -19,7 +19,7 @@ pyo3::import_exception!(sisec_stream.errors, ZonesError);
 pyo3::import_exception!(sisec_stream.errors, RegistryError);
 
 /// Alert as crossing into Python:
-/// (alert_id, kind, priority, event_time_ms, incident_key, update, json).
+/// (alert_id, kind, priority, event_time_ms, incident_key, update, json, corroboration).
 type AlertTuple<'py> = (
     String,
     &'static str,
@@ -28,6 +28,7 @@ type AlertTuple<'py> = (
     String,
     u16,
     Bound<'py, PyBytes>,
+    bool,
 );
 
 fn alert_tuple(py: Python<'_>, a: core::Alert) -> AlertTuple<'_> {
@@ -40,6 +41,7 @@ fn alert_tuple(py: Python<'_>, a: core::Alert) -> AlertTuple<'_> {
         a.incident_key,
         a.update,
         json,
+        a.corroboration,
     )
 }
 

@@ -205,6 +205,7 @@ impl Devices {
             e.alert,
             &Update {
                 score: None,
+                corroboration: false,
                 alert_id: &run_id(&d.id, what, run.opened_ms),
                 incident_key: None,
                 update,

@@ -137,6 +137,8 @@ pub(crate) struct Update<'a> {
     pub priority: u8,
     /// Replaces the document's `score` when set (corroboration combines them).
     pub score: Option<f64>,
+    /// The update promotes a weak hit on another camera's read (`Alert::corroboration`).
+    pub corroboration: bool,
     /// Appended to the document's reasons.
     pub extra_reasons: &'a [String],
     /// The `incident` object: what the incident is so far.
@@ -169,6 +171,7 @@ pub(crate) fn finish(v: serde_json::Map<String, serde_json::Value>) -> Alert {
         event_time_ms,
         incident_key: s("incident_key"),
         update: v.get("update").and_then(|u| u.as_u64()).unwrap_or(0) as u16,
+        corroboration: false,
         json: serde_json::to_vec(&v).expect("JSON values serialise"),
     }
 }

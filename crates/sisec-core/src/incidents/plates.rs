@@ -209,6 +209,7 @@ impl Plates {
                     s.alert,
                     &Update {
                         score: None,
+                        corroboration: false,
                         alert_id: &incident_id(key, open.opened_ms),
                         incident_key: None,
                         update: 0,
@@ -258,6 +259,7 @@ impl Plates {
                     s.alert,
                     &Update {
                         score: None,
+                        corroboration: false,
                         alert_id: &incident_id(key, o.opened_ms),
                         incident_key: None,
                         update: o.updates,
@@ -368,6 +370,7 @@ impl Plates {
                 s.alert,
                 &Update {
                     score: Some(f64::from(o.score_milli) / 1000.0),
+                    corroboration: true,
                     alert_id: &incident_id(key, o.opened_ms),
                     incident_key: Some(&incident_key),
                     update: o.updates,

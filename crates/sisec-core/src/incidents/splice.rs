@@ -181,6 +181,7 @@ pub(crate) fn rewrite(doc: &[u8], u: &Update<'_>) -> Alert {
         event_time_ms,
         incident_key,
         update: u.update,
+        corroboration: u.corroboration,
         json: out,
     }
 }
@@ -197,6 +198,7 @@ mod tests {
         let reasons = ["sighting 2 \u{e9}".to_string()];
         let u = Update {
             score: None,
+            corroboration: false,
             alert_id: "inc-1",
             incident_key: None,
             update: 3,
